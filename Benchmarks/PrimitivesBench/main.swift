@@ -1,0 +1,146 @@
+// Measures the primitives on one core: SHA-256, FastCDC cut points, chunk+hash, fixed+hash, zstd.
+// Usage: blockvault-primitives-bench FILE [FILE...]   (each file is read into memory first)
+// With --sweep it also compares FastCDC parameter sets for dedup of an edited copy.
+import Chunker
+import Store
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func now() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
+
+func readAll(_ path: String) -> [UInt8] {
+    let descriptor = open(path, O_RDONLY)
+    precondition(descriptor >= 0, "cannot open \(path)")
+    defer { close(descriptor) }
+    var status = stat()
+    fstat(descriptor, &status)
+    var bytes = [UInt8](repeating: 0, count: Int(status.st_size))
+    var done = 0
+    bytes.withUnsafeMutableBytes { raw in
+        while done < raw.count {
+            let count = read(descriptor, raw.baseAddress! + done, raw.count - done)
+            precondition(count > 0)
+            done += count
+        }
+    }
+    return bytes
+}
+
+/// Median MB/s of `repetitions` runs of `body` over `byteCount` bytes.
+func measure(_ byteCount: Int, repetitions: Int = 5, _ body: () -> Void) -> Double {
+    var rates: [Double] = []
+    for _ in 0..<repetitions {
+        let start = now()
+        body()
+        rates.append(Double(byteCount) / (now() - start) / 1e6)
+    }
+    return rates.sorted()[rates.count / 2]
+}
+
+func fixed2(_ value: Double) -> String {
+    let hundredths = Int((value * 100).rounded())
+    let fraction = hundredths % 100
+    return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+}
+
+func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+}
+
+func primitives(name: String, data: [UInt8]) {
+    let hasher = SHA256Hasher()
+    var sink: UInt64 = 0
+    data.withUnsafeBytes { raw in
+        let sha = measure(raw.count) {
+            var start = 0
+            while start < raw.count {   // 1 MiB pieces: bare hashing at block-like sizes
+                let end = min(start + (1 << 20), raw.count)
+                sink &+= hasher.hash(UnsafeRawBufferPointer(rebasing: raw[start..<end])).prefix64
+                start = end
+            }
+        }
+        let finder = FastCDC(parameters: .fastCDC)
+        var blockCount = 0
+        let cuts = measure(raw.count) {
+            var start = 0
+            blockCount = 0
+            while start < raw.count {
+                let rest = UnsafeRawBufferPointer(rebasing: raw[start...])
+                let window = UnsafeRawBufferPointer(rebasing: rest.prefix(finder.maximumBlockSize))
+                start += finder.cutPoint(in: window, atEnd: window.count == rest.count)
+                blockCount += 1
+            }
+        }
+        let reader = BlockReader(parameters: .fastCDC)
+        let cdcHash = measure(raw.count) { reader.forEachBlock(in: raw) { sink &+= $0.id.prefix64 } }
+        let fixedReader = BlockReader(parameters: .fixed)
+        let fixedHash = measure(raw.count) { fixedReader.forEachBlock(in: raw) { sink &+= $0.id.prefix64 } }
+        print("\(pad(name, 14)) SHA-256 \(Int(sha)) MB/s | FastCDC cut points \(Int(cuts)) MB/s | FastCDC+SHA-256 \(Int(cdcHash)) MB/s (\(Int(100 * cdcHash / sha))% of SHA) | fixed+SHA-256 \(Int(fixedHash)) MB/s | mean block \((raw.count / max(blockCount, 1)) >> 10) KiB")
+        for level: Int32 in [1, 3] {
+            let compressor = ZstdCompressor(level: level)
+            let output = UnsafeMutableRawBufferPointer.allocate(byteCount: ZstdCompressor.bound(512 << 10), alignment: 16)
+            defer { output.deallocate() }
+            var compressed = 0
+            let rate = measure(raw.count, repetitions: 3) {
+                compressed = 0
+                reader.forEachBlock(in: raw) { block in
+                    compressed += compressor.compress(block.bytes, into: output) ?? block.length
+                }
+            }
+            print("\(pad(name, 14)) zstd level \(level): \(Int(rate)) MB/s (chunk+hash+compress, per block), ratio \(fixed2(Double(raw.count) / Double(compressed)))")
+        }
+    }
+    if sink == 42 { print("") }
+}
+
+/// Deterministic edits: 20 insertions of 100 bytes and 20 overwrites of 100 bytes spread over the data.
+func edited(_ data: [UInt8]) -> [UInt8] {
+    var copy = data
+    var state: UInt64 = 12345
+    func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 33 }
+    for _ in 0..<20 {
+        let at = Int(next() % UInt64(copy.count))
+        copy.insert(contentsOf: (0..<100).map { _ in UInt8(truncatingIfNeeded: next()) }, at: at)
+        let over = Int(next() % UInt64(copy.count - 100))
+        for index in 0..<100 { copy[over + index] = UInt8(truncatingIfNeeded: next()) }
+    }
+    return copy
+}
+
+func sweep(data: [UInt8]) {
+    let changed = edited(data)
+    let sets: [(Int, Int, Int)] = [
+        (16, 64, 256), (32, 64, 256), (32, 128, 512), (64, 128, 512), (64, 256, 1024), (128, 256, 1024), (256, 1024, 4096),
+    ]
+    print("FastCDC sweep (KiB min/normal/max): mean block, blocks per GiB, MB/s chunk+hash, new bytes after 40 small edits")
+    for (minimum, normal, maximum) in sets {
+        let parameters = ChunkerParameters(kind: .fastcdc, minimumSize: minimum << 10, normalSize: normal << 10, maximumSize: maximum << 10)
+        let reader = BlockReader(parameters: parameters)
+        var known = Set<BlockID>()
+        var blocks = 0
+        let rate = data.withUnsafeBytes { raw in
+            measure(raw.count, repetitions: 3) { known.removeAll(); blocks = 0; reader.forEachBlock(in: raw) { known.insert($0.id); blocks += 1 } }
+        }
+        var newBytes = 0
+        changed.withUnsafeBytes { raw in reader.forEachBlock(in: raw) { if !known.contains($0.id) { newBytes += $0.length } } }
+        let mean: Int = data.count / max(blocks, 1)
+        let perGiB: Int = (1 << 30) / max(mean, 1)
+        let label = "\(minimum)/\(normal)/\(maximum)"
+        print("  \(label): mean \(mean >> 10) KiB, \(perGiB) blocks/GiB, \(Int(rate)) MB/s, new \(newBytes >> 10) KiB")
+    }
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+let doSweep = arguments.contains("--sweep")
+arguments.removeAll { $0 == "--sweep" }
+for path in arguments {
+    let data = readAll(path)
+    let name = String(path.split(separator: "/").last ?? "")
+    primitives(name: name, data: data)
+    if doSweep { sweep(data: data) }
+}

@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "blockvault",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "blockvault", targets: ["blockvault"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Thin module maps over the system C libraries; their types never leave the Swift wrappers.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+
+        .target(name: "Chunker", dependencies: ["COpenSSL"]),
+        .target(name: "Store", dependencies: ["Chunker", "CZstd", "CSQLite"]),
+        .target(name: "Replication", dependencies: ["Store"]),
+        .executableTarget(name: "blockvault", dependencies: [
+            "Replication", "Store", "Chunker",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .executableTarget(name: "blockvault-primitives-bench", dependencies: ["Chunker", "Store"],
+                          path: "Benchmarks/PrimitivesBench"),
+
+        .target(name: "TestSupport", dependencies: ["Chunker"], path: "Tests/TestSupport"),
+        .testTarget(name: "ChunkerTests", dependencies: ["Chunker", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+    ]
+)

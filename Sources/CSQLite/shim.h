@@ -1,0 +1,8 @@
+#ifndef BLOCKVAULT_CSQLITE_SHIM_H
+#define BLOCKVAULT_CSQLITE_SHIM_H
+#include <sqlite3.h>
+
+/// SQLITE_TRANSIENT is a macro that casts -1 to a function pointer, which Swift cannot import.
+static inline sqlite3_destructor_type blockvault_sqlite_transient(void) { return SQLITE_TRANSIENT; }
+static inline sqlite3_destructor_type blockvault_sqlite_static(void) { return SQLITE_STATIC; }
+#endif

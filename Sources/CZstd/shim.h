@@ -1,0 +1,4 @@
+#ifndef BLOCKVAULT_CZSTD_SHIM_H
+#define BLOCKVAULT_CZSTD_SHIM_H
+#include <zstd.h>
+#endif

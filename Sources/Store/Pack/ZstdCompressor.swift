@@ -1,0 +1,54 @@
+import CZstd
+
+/// zstd compression of single blocks with a reused context (no allocation per block).
+/// Not thread-safe: one per worker.
+public final class ZstdCompressor {
+    private let context: OpaquePointer
+    public let level: Int32
+
+    public init(level: Int32 = 3) {
+        guard let context = ZSTD_createCCtx() else { fatalError("ZSTD_createCCtx failed: out of memory") }
+        self.context = context
+        self.level = level
+        ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
+        // The block's hash already protects it; a frame checksum would cost time for nothing.
+        ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 0)
+        ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, 1)
+    }
+
+    deinit { ZSTD_freeCCtx(context) }
+
+    /// The buffer size that always suffices for `count` input bytes.
+    public static func bound(_ count: Int) -> Int { ZSTD_compressBound(count) }
+
+    /// Compresses `source` into `destination`; returns the compressed length, or nil if it did not
+    /// fit (callers that pass `bound(source.count)` bytes always get a length).
+    public func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) -> Int? {
+        let result = ZSTD_compress2(context, destination.baseAddress, destination.count,
+                                    source.baseAddress, source.count)
+        return ZSTD_isError(result) != 0 ? nil : result
+    }
+}
+
+/// zstd decompression of single blocks, bounded by the block's declared size: a frame that would
+/// expand beyond it is an error, never an allocation. Not thread-safe: one per worker.
+public final class ZstdDecompressor {
+    private let context: OpaquePointer
+
+    public init() {
+        guard let context = ZSTD_createDCtx() else { fatalError("ZSTD_createDCtx failed: out of memory") }
+        self.context = context
+    }
+
+    deinit { ZSTD_freeDCtx(context) }
+
+    /// Decompresses one frame into exactly `destination.count` bytes. Returns false when the frame is
+    /// damaged, declares another size, or does not fill the destination exactly.
+    public func decompress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) -> Bool {
+        let declared = ZSTD_getFrameContentSize(source.baseAddress, source.count)
+        guard declared == UInt64(destination.count) else { return false }
+        let result = ZSTD_decompressDCtx(context, destination.baseAddress, destination.count,
+                                         source.baseAddress, source.count)
+        return ZSTD_isError(result) == 0 && result == destination.count
+    }
+}
