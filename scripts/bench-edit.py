@@ -162,7 +162,7 @@ def main():
         if os.stat(path).st_mtime_ns != dir_mtimes.get(directory):
             os.utime(path, (EDIT_TIME, EDIT_TIME))
 
-    print("edits: %d files: %d changed in the middle, %d prepended, %d appended, %d deleted, "
+    print("edits of %d non-empty files: %d changed in the middle, %d prepended, %d appended, %d deleted, "
           "%d renamed, %d new files; %d bytes added"
           % (count, len(middle), len(prepend), len(append), len(delete), len(rename),
              args.new_files, bytes_added))
