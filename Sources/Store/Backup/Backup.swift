@@ -26,6 +26,7 @@ public final class Backup {
         let started = FileSystem.monotonicSeconds()
         let lock = try vault.lockForWriting(waitSeconds: options.lockWaitSeconds)
         defer { withExtendedLifetime(lock) {} }
+        try vault.recoverInterruptedWrites()
         guard let resolved = realpath(directory, nil) else {
             throw StoreError.system("cannot back up", directory)
         }

@@ -282,6 +282,13 @@ public final class Catalog {
         }
     }
 
+    public func packNames() throws(StoreError) -> [String] {
+        let statement = try database.prepare("SELECT name FROM packs")
+        var names: [String] = []
+        while try statement.step() { names.append(statement.text(0)) }
+        return names
+    }
+
     public func hasBlock(_ id: BlockID) throws(StoreError) -> Bool {
         let statement = try database.prepare("SELECT 1 FROM blocks WHERE hash = ?")
         try statement.bind(id, at: 1)
