@@ -85,7 +85,8 @@ public final class BlockReader {
         }
     }
 
-    /// Cuts an in-memory buffer exactly as `forEachBlock(fileDescriptor:…)` would cut the same bytes.
+    /// Cuts an in-memory buffer exactly as `forEachBlock(fileDescriptor:fileSize:)` cuts the same bytes
+    /// when given their real size (with `fileSize: nil` the fixed chunker must assume 128 KiB blocks).
     public func forEachBlock(in bytes: UnsafeRawBufferPointer, _ body: (Block) throws -> Void) rethrows {
         let finder = parameters.makeCutPointFinder(fileSize: UInt64(bytes.count))
         var start = 0

@@ -57,19 +57,8 @@ public final class SHA256Hasher {
     }
 
     /// The SHA-256 of a byte array, for callers off the hot path.
-    public static func hash(_ bytes: some ContiguousBytes) -> BlockID {
+    public static func hash(_ bytes: [UInt8]) -> BlockID {
         let hasher = SHA256Hasher()
         return bytes.withUnsafeBytes { hasher.hash($0) }
     }
-}
-
-/// Byte containers that can lend their storage as one contiguous buffer.
-public protocol ContiguousBytes {
-    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
-}
-
-extension Array: ContiguousBytes where Element == UInt8 {}
-extension ArraySlice: ContiguousBytes where Element == UInt8 {}
-extension UnsafeRawBufferPointer: ContiguousBytes {
-    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try body(self) }
 }

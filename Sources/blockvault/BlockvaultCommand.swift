@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Store
 
 @main
 struct BlockvaultCommand: ParsableCommand {
@@ -9,7 +11,24 @@ struct BlockvaultCommand: ParsableCommand {
         abstract: "A content-addressed, deduplicated, versioned backup vault.",
         version: version,
         subcommands: [
-            BlocksCommand.self,
+            InitCommand.self, BackupCommand.self, SnapshotsCommand.self, ListCommand.self, VersionsCommand.self,
+            RestoreCommand.self, DiffCommand.self, StatsCommand.self, BlocksCommand.self,
         ]
     )
+
+    /// Runs the command; every failure becomes one line on stderr (`blockvault: …`) and an exit status.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failure as CommandFailure {
+            printError("blockvault: \(failure.description)")
+            Foundation.exit(failure.exitCode)
+        } catch let error as StoreError {
+            printError("blockvault: \(error.description)")
+            Foundation.exit(1)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

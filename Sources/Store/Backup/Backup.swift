@@ -1,0 +1,180 @@
+import Chunker
+import Foundation
+import Synchronization
+
+/// Records a new snapshot of a directory: one walker (the calling thread), one worker per core that
+/// reads, chunks, hashes and compresses whole files, a pack writer, and a committer thread that is
+/// the catalog's only writer. Queues between them are bounded.
+public final class Backup {
+    private let vault: Vault
+    private let options: BackupOptions
+    public let progress: BackupProgress
+    private let warn: @Sendable (String) -> Void
+
+    public init(vault: Vault, options: BackupOptions = BackupOptions(), progress: BackupProgress = BackupProgress(),
+                warn: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.vault = vault
+        self.options = options
+        self.progress = progress
+        self.warn = warn
+    }
+
+    /// Backs up `directory` and records a snapshot of it. Throws when the vault cannot be written or
+    /// the directory cannot be read at all; problems with single files are named in the summary's
+    /// `errors` (and the snapshot is marked partial).
+    public func run(directory: String) throws -> BackupSummary {
+        let started = FileSystem.monotonicSeconds()
+        let lock = try vault.lockForWriting(waitSeconds: options.lockWaitSeconds)
+        defer { withExtendedLifetime(lock) {} }
+        try vault.recoverInterruptedWrites()
+        guard let resolved = realpath(directory, nil) else {
+            throw StoreError.system("cannot back up", directory)
+        }
+        let root = Array(String(cString: resolved).utf8)
+        free(resolved)
+        guard let rootStatus = FileSystem.lstat(root), FileStatus(rootStatus).type == .directory else {
+            throw StoreError.invalidArgument("\(directory) is not a directory")
+        }
+
+        let catalog = vault.catalog
+        let folder = try catalog.transaction { try catalog.folderID(path: root, create: true)! }
+        let committer = CatalogCommitter(catalog: catalog, folder: folder)
+        let packs = PackWriter(kind: .data, storage: vault.storage) { [queue = committer.queue] pack in
+            queue.push(.pack(pack))
+        }
+        let index = try BlockIndex(catalogPath: vault.catalogPath)
+        let tasks = BoundedQueue<FileTask>(capacity: 256)
+        let shared = SharedResults()
+        let nowSeconds = UInt64(FileSystem.nowNanoseconds() / 1_000_000_000)
+        let configuration = vault.configuration
+        let progress = self.progress
+
+        committer.start()
+        let workerCount = options.workers > 0 ? options.workers : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let group = DispatchGroup()
+        for _ in 0..<workerCount {
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                let worker = BackupWorker(chunker: configuration.chunker, level: configuration.compression.level, index: index,
+                                          packs: packs, progress: progress, shortDevice: configuration.shortDeviceID)
+                while let task = tasks.pop() {
+                    if shared.hasFailed { continue }
+                    do {
+                        switch try worker.process(task, nowSeconds: nowSeconds) {
+                        case .stored(let pending, let bytesRead):
+                            shared.fileStored(isNew: task.previous == nil || task.previous!.deleted, bytesRead: bytesRead,
+                                              size: pending.version.size)
+                            committer.queue.push(.version(pending))
+                        case .failed(let message):
+                            shared.fileFailed(message, previous: task.previous)
+                            progress.errors.add(1, ordering: .relaxed)
+                        }
+                    } catch {
+                        shared.fail(error)
+                        tasks.close()
+                        committer.queue.close()
+                    }
+                    progress.filesHashed.add(1, ordering: .relaxed)
+                }
+            }
+            thread.stackSize = 1 << 22
+            thread.start()
+        }
+
+        var walker = BackupWalker(root: root, folder: folder, reader: try Catalog(path: vault.catalogPath),
+                                  options: options, shortDevice: configuration.shortDeviceID, nowSeconds: nowSeconds,
+                                  progress: progress, warn: warn)
+        var walkError: Error?
+        do {
+            try walker.walk(
+                submit: { task in
+                    progress.filesToHash.add(1, ordering: .relaxed)
+                    progress.bytesToHash.add(task.status.size, ordering: .relaxed)
+                    tasks.push(task)
+                },
+                record: { pending in committer.queue.push(.version(pending)) })
+        } catch {
+            walkError = error
+        }
+        progress.walkFinished.store(true, ordering: .relaxed)
+        tasks.close()
+        group.wait()
+        if walkError == nil && !shared.hasFailed {
+            do { try packs.flush() } catch { shared.fail(error) }
+        }
+        do { try committer.finish() } catch { shared.fail(error) }
+        if let walkError { throw walkError }
+        if let failure = shared.failure { throw failure }
+
+        var summary = shared.summary(walker: walker)
+        // Everything the snapshot covers is now in the catalog; describe it in metadata packs, then
+        // commit the snapshot row: the last step, so a crash before it leaves no snapshot at all.
+        let sequence = try catalog.maximumSequence()
+        let host = options.host ?? ProcessInfo.processInfo.hostName
+        var snapshot = Snapshot(id: randomHex(byteCount: 8), folderPath: root, time: FileSystem.nowNanoseconds(), host: host,
+                                tags: options.tags, sequence: sequence,
+                                files: Int64(summary.filesUnchanged + summary.filesNew + summary.filesChanged),
+                                bytes: walker.bytesUnchanged + shared.storedBytes, partial: !summary.errors.isEmpty, metadataID: nil)
+        snapshot = try MetadataWriter(vault: vault).writeSnapshot(snapshot, folder: folder)
+        summary.snapshot = snapshot
+        summary.bytesAdded = progress.bytesAdded.load(ordering: .relaxed)
+        summary.seconds = FileSystem.monotonicSeconds() - started
+        return summary
+    }
+}
+
+/// Results the workers share with the orchestrator.
+private final class SharedResults: Sendable {
+    private struct State {
+        var filesNew = 0
+        var filesChanged = 0
+        var bytesRead: Int64 = 0
+        var storedBytes: Int64 = 0
+        var errors: [String] = []
+        var failedPreviousFiles = 0
+        var failedPreviousBytes: Int64 = 0
+        var failure: Error?
+    }
+    private let state = Mutex(State())
+
+    var hasFailed: Bool { state.withLock { $0.failure != nil } }
+    var failure: Error? { state.withLock { $0.failure } }
+    var storedBytes: Int64 { state.withLock { $0.storedBytes + $0.failedPreviousBytes } }
+
+    func fail(_ error: Error) { state.withLock { if $0.failure == nil { $0.failure = error } } }
+
+    func fileStored(isNew: Bool, bytesRead: Int64, size: Int64) {
+        state.withLock {
+            if isNew { $0.filesNew += 1 } else { $0.filesChanged += 1 }
+            $0.bytesRead += bytesRead
+            $0.storedBytes += size
+        }
+    }
+
+    /// A file that could not be read keeps its previous version in the snapshot, if it had one.
+    func fileFailed(_ message: String, previous: FileVersion?) {
+        state.withLock {
+            $0.errors.append(message)
+            if let previous, !previous.deleted, previous.type == .file {
+                $0.failedPreviousFiles += 1
+                $0.failedPreviousBytes += previous.size
+            }
+        }
+    }
+
+    func summary(walker: BackupWalker) -> BackupSummary {
+        state.withLock { state in
+            var summary = BackupSummary(snapshot: Snapshot(id: "", folderPath: [], time: 0, host: "", tags: [], sequence: 0,
+                                                           files: 0, bytes: 0, partial: false, metadataID: nil))
+            summary.filesNew = state.filesNew
+            summary.filesChanged = state.filesChanged
+            summary.filesUnchanged = walker.filesUnchanged + state.failedPreviousFiles
+            summary.filesDeleted = walker.filesDeleted
+            summary.directories = walker.directories
+            summary.errors = walker.errors + state.errors
+            summary.bytesRead = state.bytesRead
+            return summary
+        }
+    }
+}

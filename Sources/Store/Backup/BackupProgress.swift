@@ -1,0 +1,47 @@
+import Synchronization
+
+/// Live counters of a running backup, read by a progress display on another thread.
+public final class BackupProgress: Sendable {
+    public let filesSeen = Atomic<Int>(0)
+    public let filesToHash = Atomic<Int>(0)
+    public let filesHashed = Atomic<Int>(0)
+    public let bytesToHash = Atomic<Int64>(0)
+    public let bytesHashed = Atomic<Int64>(0)
+    public let bytesAdded = Atomic<Int64>(0)
+    public let errors = Atomic<Int>(0)
+    /// Set once the walk has finished, so the hashing total is final.
+    public let walkFinished = Atomic<Bool>(false)
+
+    public init() {}
+}
+
+/// What a backup does besides walking the directory.
+public struct BackupOptions: Sendable {
+    public var tags: [String] = []
+    /// fnmatch(3) patterns matched against the path relative to the backed-up directory and
+    /// against each entry's name; a matching entry (and its subtree) is left out.
+    public var excludes: [String] = []
+    /// Record a snapshot even when the directory is empty although its last snapshot was not.
+    public var allowEmpty = false
+    public var lockWaitSeconds: Double = 0
+    /// Reader/hasher/compressor threads; defaults to the number of cores.
+    public var workers: Int = 0
+    public var host: String? = nil
+
+    public init() {}
+}
+
+/// The result of a backup.
+public struct BackupSummary: Sendable {
+    public var snapshot: Snapshot
+    public var filesNew = 0
+    public var filesChanged = 0
+    public var filesUnchanged = 0
+    public var filesDeleted = 0
+    public var directories = 0
+    /// Each problem with its path; non-empty means the snapshot is partial.
+    public var errors: [String] = []
+    public var bytesRead: Int64 = 0
+    public var bytesAdded: Int64 = 0
+    public var seconds: Double = 0
+}

@@ -1,0 +1,158 @@
+import Chunker
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Walks the directory iteratively (no recursion limit), in sorted order, comparing each entry with
+/// its latest recorded version (one catalog query per directory). New and changed regular files go
+/// to the workers; directories, symlinks, special files and deletions are recorded directly.
+struct BackupWalker {
+    let root: [UInt8]
+    let folder: Int64
+    let reader: Catalog
+    let options: BackupOptions
+    let shortDevice: UInt64
+    let nowSeconds: UInt64
+    let progress: BackupProgress
+    let warn: @Sendable (String) -> Void
+
+    private(set) var filesUnchanged = 0
+    private(set) var bytesUnchanged: Int64 = 0
+    private(set) var filesDeleted = 0
+    private(set) var directories = 0
+    private(set) var errors: [String] = []
+
+    init(root: [UInt8], folder: Int64, reader: Catalog, options: BackupOptions, shortDevice: UInt64, nowSeconds: UInt64,
+         progress: BackupProgress, warn: @escaping @Sendable (String) -> Void) {
+        self.root = root
+        self.folder = folder
+        self.reader = reader
+        self.options = options
+        self.shortDevice = shortDevice
+        self.nowSeconds = nowSeconds
+        self.progress = progress
+        self.warn = warn
+    }
+
+    private struct PendingDirectory {
+        var path: [UInt8]
+        /// The directory's interned name, when the catalog has seen it (0 for the root).
+        var nameID: Int64?
+    }
+
+    mutating func walk(submit: (FileTask) -> Void, record: (PendingVersion) -> Void) throws {
+        var stack = [PendingDirectory(path: [], nameID: 0)]
+        while let directory = stack.popLast() {
+            let fullDirectory = directory.path.isEmpty ? root : root + [UInt8(ascii: "/")] + directory.path
+            let names: [[UInt8]]
+            do {
+                names = try FileSystem.listDirectory(fullDirectory)
+            } catch {
+                // Absence is not deletion: an unreadable directory keeps everything recorded under it.
+                if directory.path.isEmpty { throw error }
+                report("\(error)")
+                continue
+            }
+            var previous = try directory.nameID.map { try reader.latestChildren(folder: folder, parent: $0) } ?? [:]
+            if directory.path.isEmpty && !options.allowEmpty && names.isEmpty
+                && previous.values.contains(where: { !$0.version.deleted }) {
+                throw StoreError.invalidArgument("\(FileSystem.display(root)) is empty but its last snapshot was not; refusing to record everything as deleted (pass --allow-empty if this is intended)")
+            }
+            var subdirectories: [PendingDirectory] = []
+            for name in names {
+                let path = directory.path.isEmpty ? name : directory.path + [UInt8(ascii: "/")] + name
+                let earlier = previous.removeValue(forKey: path)
+                if isExcluded(path: path, name: name) {
+                    if let earlier { try delete(earlier.version, nameID: earlier.nameID, record: record) }
+                    continue
+                }
+                progress.filesSeen.add(1, ordering: .relaxed)
+                let fullPath = fullDirectory + [UInt8(ascii: "/")] + name
+                guard let raw = FileSystem.lstat(fullPath) else {
+                    if errno == ENOENT, let earlier {   // vanished between listing and stat: a deletion
+                        try delete(earlier.version, nameID: earlier.nameID, record: record)
+                    } else if errno != ENOENT {
+                        report("\(FileSystem.display(fullPath)): cannot stat: \(String(cString: strerror(errno)))")
+                    }
+                    continue
+                }
+                let status = FileStatus(raw)
+                let before = earlier.map(\.version).flatMap { $0.deleted ? nil : $0 }
+                // An entry that changed type from directory loses its recorded subtree.
+                if let before, before.type == .directory, status.type != .directory, let nameID = earlier?.nameID {
+                    try deleteChildren(of: nameID, record: record)
+                }
+                switch status.type {
+                case .file:
+                    if let before, status.matches(before) {
+                        filesUnchanged += 1
+                        bytesUnchanged += before.size
+                    } else {
+                        submit(FileTask(path: path, fullPath: fullPath, status: status, previous: earlier?.version))
+                    }
+                case .directory:
+                    directories += 1
+                    if before == nil || !status.matches(before!) {
+                        let version = status.version(path: path, after: earlier?.version, device: shortDevice, nowSeconds: nowSeconds)
+                        record(PendingVersion(path: path, version: version, blockList: nil, dependencies: []))
+                    }
+                    subdirectories.append(PendingDirectory(path: path, nameID: earlier?.nameID))
+                case .symlink:
+                    let target: [UInt8]
+                    do { target = try FileSystem.readLink(fullPath) } catch {
+                        report("\(error)")
+                        continue
+                    }
+                    if let before, status.matches(before), before.linkTarget == target { continue }
+                    var version = status.version(path: path, after: earlier?.version, device: shortDevice, nowSeconds: nowSeconds)
+                    version.linkTarget = target
+                    record(PendingVersion(path: path, version: version, blockList: nil, dependencies: []))
+                case .fifo, .socket, .characterDevice, .blockDevice:
+                    // Recorded by metadata only; never opened, so a FIFO cannot hang the backup.
+                    if let before, status.matches(before) { continue }
+                    let version = status.version(path: path, after: earlier?.version, device: shortDevice, nowSeconds: nowSeconds)
+                    record(PendingVersion(path: path, version: version, blockList: nil, dependencies: []))
+                }
+            }
+            // What the catalog had here and the disk no longer has was deleted.
+            for (_, gone) in previous.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) where !gone.version.deleted {
+                try delete(gone.version, nameID: gone.nameID, record: record)
+            }
+            stack.append(contentsOf: subdirectories.reversed())
+        }
+    }
+
+    private mutating func report(_ message: String) {
+        errors.append(message)
+        progress.errors.add(1, ordering: .relaxed)
+        warn(message)
+    }
+
+    private func isExcluded(path: [UInt8], name: [UInt8]) -> Bool {
+        guard !options.excludes.isEmpty else { return false }
+        return options.excludes.contains { pattern in
+            FileSystem.withCString(path) { fnmatch(pattern, $0, 0) == 0 }
+                || FileSystem.withCString(name) { fnmatch(pattern, $0, 0) == 0 }
+        }
+    }
+
+    /// Records the deletion of `version` (and, for a directory, of everything recorded under it).
+    private mutating func delete(_ version: FileVersion, nameID: Int64, record: (PendingVersion) -> Void) throws {
+        guard !version.deleted else { return }
+        if version.type == .directory { try deleteChildren(of: nameID, record: record) }
+        var deletion = version
+        deletion.deleted = true
+        deletion.blockListHash = nil
+        deletion.version = version.version.updated(by: shortDevice, nowSeconds: nowSeconds)
+        deletion.modifiedBy = shortDevice
+        record(PendingVersion(path: version.path, version: deletion, blockList: nil, dependencies: []))
+        if version.type == .file { filesDeleted += 1 }
+    }
+
+    private mutating func deleteChildren(of nameID: Int64, record: (PendingVersion) -> Void) throws {
+        let children = try reader.latestChildren(folder: folder, parent: nameID)
+        for (_, child) in children.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) where !child.version.deleted {
+            try delete(child.version, nameID: child.nameID, record: record)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Chunker
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A regular file the walker found new or changed.
+struct FileTask: Sendable {
+    var path: [UInt8]
+    var fullPath: [UInt8]
+    var status: FileStatus
+    var previous: FileVersion?
+}
+
+/// What became of a file task.
+enum FileOutcome {
+    case stored(PendingVersion, bytesRead: Int64)
+    case failed(String)
+}
+
+/// Reads, chunks, hashes and (for new blocks) compresses one file at a time, on its own thread,
+/// with buffers reused across files.
+final class BackupWorker {
+    private let reader: BlockReader
+    private let encoder: BlockEncoder
+    private let index: BlockIndex
+    private let packs: PackWriter
+    private let progress: BackupProgress
+    private let shortDevice: UInt64
+    /// How often a file that changes while it is read is read again before it is reported.
+    static let attempts = 3
+    /// Linux's O_NOATIME, which Glibc's Swift overlay does not export: reading does not touch atime.
+    static let noAccessTime: Int32 = 0o1000000
+
+    init(chunker: ChunkerParameters, level: Int32, index: BlockIndex, packs: PackWriter, progress: BackupProgress, shortDevice: UInt64) {
+        reader = BlockReader(parameters: chunker)
+        encoder = BlockEncoder(level: level)
+        self.index = index
+        self.packs = packs
+        self.progress = progress
+        self.shortDevice = shortDevice
+    }
+
+    /// Stores the file's new blocks and returns its version. Problems with the file itself (gone,
+    /// unreadable, replaced by something else, changing while read) come back as `.failed`; failures
+    /// of the vault (a pack that cannot be written) are thrown and end the backup.
+    func process(_ task: FileTask, nowSeconds: UInt64) throws(StoreError) -> FileOutcome {
+        let display = FileSystem.display(task.fullPath)
+        // O_NOFOLLOW: a symlink swapped in since the walk is not followed; O_NONBLOCK: a FIFO swapped in
+        // does not hang the open (it is then refused by the type check below).
+        let descriptor = FileSystem.withCString(task.fullPath) { open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | BackupWorker.noAccessTime) }
+        let opened = descriptor >= 0 ? descriptor
+            : FileSystem.withCString(task.fullPath) { open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
+        guard opened >= 0 else { return .failed("\(display): cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(opened) }
+        var bytesRead: Int64 = 0
+        for _ in 0..<BackupWorker.attempts {
+            var before = stat()
+            guard fstat(opened, &before) == 0 else { return .failed("\(display): cannot stat: \(String(cString: strerror(errno)))") }
+            let status = FileStatus(before)
+            guard status.type == .file else { return .failed("\(display): is no longer a regular file; skipped") }
+            _ = fcntl(opened, F_SETFL, O_RDONLY)
+            posix_fadvise(opened, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+            guard lseek(opened, 0, SEEK_SET) == 0 else { return .failed("\(display): cannot seek: \(String(cString: strerror(errno)))") }
+            var ids: [UInt8] = []
+            ids.reserveCapacity(Int(min(status.size / (32 << 10) + 1, 1 << 20)) * 32)
+            var dependencies: [BlockID] = []
+            var length: UInt64 = 0
+            do {
+                length = try reader.forEachBlock(fileDescriptor: opened, fileSize: UInt64(status.size)) { block in
+                    ids.append(contentsOf: repeatElement(0, count: 32))
+                    ids.withUnsafeMutableBytes { block.id.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: $0[($0.count - 32)...])) }
+                    switch try index.claim(block.id) {
+                    case .stored:
+                        break
+                    case .session:
+                        dependencies.append(block.id)
+                    case .mine:
+                        let (stored, encoding) = try encoder.encode(block.bytes, id: block.id)
+                        try packs.append(id: block.id, stored: stored, rawLength: block.length, encoding: encoding)
+                        dependencies.append(block.id)
+                        progress.bytesAdded.add(Int64(stored.count), ordering: .relaxed)
+                    }
+                    progress.bytesHashed.add(Int64(block.length), ordering: .relaxed)
+                }
+            } catch let error as ChunkerError {
+                return .failed("\(display): \(error)")
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                throw .catalog("\(error)")
+            }
+            bytesRead += Int64(length)
+            var after = stat()
+            guard fstat(opened, &after) == 0 else { return .failed("\(display): cannot stat: \(String(cString: strerror(errno)))") }
+            let end = FileStatus(after)
+            // Unchanged size and mtime/ctime across the read, and every byte the size promised: the
+            // blocks are one consistent state of the file, not a mix of two.
+            guard end == status, Int64(length) == status.size else { continue }
+            var version = status.version(path: task.path, after: task.previous, device: shortDevice, nowSeconds: nowSeconds)
+            version.blockListHash = SHA256Hasher.hash(ids)
+            return .stored(PendingVersion(path: task.path, version: version, blockList: ids, dependencies: dependencies),
+                           bytesRead: bytesRead)
+        }
+        return .failed("\(display): changed while being read (\(BackupWorker.attempts) attempts); previous version kept")
+    }
+}

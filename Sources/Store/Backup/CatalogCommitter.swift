@@ -1,0 +1,133 @@
+import Chunker
+import Foundation
+
+/// A version waiting to be recorded, with the blocks that must be durable before it may be.
+struct PendingVersion: Sendable {
+    var path: [UInt8]
+    var version: FileVersion
+    /// The block list (32-byte IDs in file order) for files.
+    var blockList: [UInt8]?
+    /// Blocks this backup stored for the file; the version waits until all are in sealed packs.
+    var dependencies: [BlockID]
+}
+
+enum CommitEvent: Sendable {
+    case pack(SealedPack)
+    case version(PendingVersion)
+}
+
+/// The only writer of the catalog during a backup, on its own thread. Sealed packs are recorded at
+/// once (so a killed backup's blocks are reused by the next one); a file version is recorded only
+/// after every block it needs is in a recorded pack — the write order that makes a crash safe.
+/// Work is committed in batched transactions.
+final class CatalogCommitter: @unchecked Sendable {
+    // @unchecked: `catalog`, `waiting`, `durable` and `directoryIDs` are touched only by the
+    // committer thread between `start()` and `finish()`; `failure` is guarded by `failureLock`.
+    let queue = BoundedQueue<CommitEvent>(capacity: 4096)
+    private let catalog: Catalog
+    private let folder: Int64
+    private var waiting: [PendingVersion] = []
+    private var durable: Set<BlockID> = []
+    private var directoryIDs: [[UInt8]: Int64] = [:]
+    private let failureLock = NSLock()
+    private var failure: Error?
+    private let done = DispatchSemaphore(value: 0)
+    private(set) var recorded = 0
+
+    init(catalog: Catalog, folder: Int64) {
+        self.catalog = catalog
+        self.folder = folder
+    }
+
+    var error: Error? { failureLock.withLock { failure } }
+
+    func start() {
+        let thread = Thread { [self] in
+            run()
+            done.signal()
+        }
+        thread.stackSize = 1 << 22
+        thread.start()
+    }
+
+    /// Closes the queue, waits for everything to be committed, and rethrows the first failure.
+    func finish() throws {
+        queue.close()
+        done.wait()
+        if let error { throw error }
+        if !waiting.isEmpty {
+            throw StoreError.catalog("\(waiting.count) file versions still wait for blocks that were never sealed")
+        }
+    }
+
+    private func run() {
+        var batch: [CommitEvent] = []
+        var lastCommit = FileSystem.monotonicSeconds()
+        while true {
+            let event = queue.pop(timeout: 0.25)
+            if let event { batch.append(event) }
+            let finished = event == nil && queue.isClosedAndEmpty
+            let now = FileSystem.monotonicSeconds()
+            if finished || batch.count >= 2000 || now - lastCommit >= 0.5 {
+                do {
+                    try commit(batch)
+                } catch {
+                    failureLock.withLock { if failure == nil { failure = error } }
+                    queue.close()
+                    while queue.pop() != nil {}
+                    return
+                }
+                batch.removeAll(keepingCapacity: true)
+                lastCommit = now
+            }
+            if finished { return }
+        }
+    }
+
+    private func commit(_ events: [CommitEvent]) throws {
+        if events.isEmpty && waiting.isEmpty { return }
+        try catalog.transaction {
+            for event in events {
+                switch event {
+                case .pack(let pack):
+                    try catalog.insertPack(pack)
+                    pack.entries.forEach { durable.insert($0.id) }
+                case .version(let pending):
+                    waiting.append(pending)
+                }
+            }
+            var stillWaiting: [PendingVersion] = []
+            for pending in waiting {
+                if pending.dependencies.allSatisfy({ durable.contains($0) }) {
+                    try record(pending)
+                } else {
+                    stillWaiting.append(pending)
+                }
+            }
+            waiting = stillWaiting
+        }
+    }
+
+    private func record(_ pending: PendingVersion) throws {
+        if let list = pending.blockList, let hash = pending.version.blockListHash {
+            try catalog.insertBlockList(hash: hash, ids: list, size: pending.version.size)
+        }
+        let nameID = try nameID(for: pending.path)
+        try catalog.insertVersion(pending.version, folder: folder, nameID: nameID)
+        if pending.version.type == .directory { directoryIDs[pending.path] = nameID }
+        recorded += 1
+    }
+
+    /// The interned name of `path`, creating it (and its parents) when new.
+    private func nameID(for path: [UInt8]) throws -> Int64 {
+        if let known = directoryIDs[path] { return known }
+        if let existing = try catalog.existingNameID(folder: folder, path: path) { return existing }
+        var parent: Int64 = 0
+        if let slash = path.lastIndex(of: UInt8(ascii: "/")) {
+            let parentPath = Array(path[..<slash])
+            parent = try nameID(for: parentPath)
+            directoryIDs[parentPath] = parent
+        }
+        return try catalog.nameID(folder: folder, path: path, parent: parent)
+    }
+}

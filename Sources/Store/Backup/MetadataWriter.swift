@@ -1,0 +1,65 @@
+import Chunker
+import Synchronization
+
+/// Writes the metadata records that let `repair` rebuild the catalog from packs alone, then commits
+/// the snapshot. Order: every version the snapshot covers (since the last metadata written) and its
+/// block lists go into metadata packs; the packs are sealed and recorded; only then is the snapshot
+/// row committed.
+struct MetadataWriter {
+    let vault: Vault
+
+    func writeSnapshot(_ snapshot: Snapshot, folder: Int64) throws -> Snapshot {
+        let catalog = vault.catalog
+        let sealed = Mutex<[SealedPack]>([])
+        let packs = PackWriter(kind: .metadata, storage: vault.storage) { pack in sealed.withLock { $0.append(pack) } }
+        let encoder = BlockEncoder(level: vault.configuration.compression.level)
+        let hasher = SHA256Hasher()
+        var recordIDs: [BlockID] = []
+        var stored = Set<BlockID>()
+
+        func store(_ bytes: [UInt8]) throws -> BlockID {
+            try bytes.withUnsafeBytes { plain in
+                let id = hasher.hash(plain)
+                if stored.insert(id).inserted, try !catalog.hasBlock(id) {
+                    let (encoded, encoding) = try encoder.encode(plain, id: id)
+                    try packs.append(id: id, stored: encoded, rawLength: plain.count, encoding: encoding)
+                }
+                return id
+            }
+        }
+
+        let after = try catalog.setting("metadata_sequence") ?? 0
+        var batch: [(folder: [UInt8], version: FileVersion)] = []
+        var lists: [MetadataRecord.BlockListRecord] = []
+        var batchSize = 0
+        var folderPaths: [Int64: [UInt8]] = [:]
+        func flushBatch() throws {
+            guard !batch.isEmpty || !lists.isEmpty else { return }
+            recordIDs.append(try store(MetadataRecord.encodeVersions(batch, blockLists: lists)))
+            batch.removeAll()
+            lists.removeAll()
+            batchSize = 0
+        }
+        var listed = Set<BlockID>()
+        try catalog.versions(after: after, through: snapshot.sequence) { folderID, version in
+            if folderPaths[folderID] == nil { folderPaths[folderID] = try catalog.folderPath(id: folderID) }
+            batch.append((folderPaths[folderID]!, version))
+            batchSize += 64 + version.path.count
+            if let hash = version.blockListHash, listed.insert(hash).inserted, let ids = try catalog.blockListBytes(hash) {
+                lists.append(MetadataRecord.BlockListRecord(hash: hash, size: version.size, ids: ids))
+                batchSize += ids.count + 48
+            }
+            if batchSize >= MetadataRecord.targetSize { try flushBatch() }
+        }
+        try flushBatch()
+        var result = snapshot
+        result.metadataID = try store(MetadataRecord.encodeSnapshot(snapshot, versionRecords: recordIDs))
+        try packs.flush()
+        try catalog.transaction {
+            for pack in sealed.withLock({ $0 }) { try catalog.insertPack(pack) }
+            try catalog.insertSnapshot(result, folder: folder)
+            try catalog.setSetting("metadata_sequence", snapshot.sequence)
+        }
+        return result
+    }
+}

@@ -1,0 +1,348 @@
+import Chunker
+
+/// The vault's SQLite catalog: folders, interned names, every recorded file version, block lists,
+/// the block index, packs and snapshots.
+///
+/// Not thread-safe: each thread opens its own `Catalog` on the same file (WAL lets readers run beside
+/// the one writer). Write methods expect to run inside `transaction`.
+public final class Catalog {
+    public static let schemaVersion: Int64 = 1
+    public let database: Database
+
+    /// Opens the catalog, creating or migrating the schema when `writable`; checks its integrity
+    /// header so a damaged file is reported at open, not half-way through a backup.
+    public init(path: String, writable: Bool = true) throws(StoreError) {
+        database = try Database(path: path, create: writable, readOnly: false)
+        try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY")
+        let version = try database.scalar("PRAGMA user_version") ?? 0
+        if version == 0 && writable {
+            try database.execute("BEGIN IMMEDIATE; \(Catalog.schema) COMMIT;")
+            try database.execute("PRAGMA user_version=\(Catalog.schemaVersion)")
+        } else if version > Catalog.schemaVersion {
+            throw .invalidVault("catalog schema \(version) is newer than this blockvault understands (\(Catalog.schemaVersion)); upgrade blockvault")
+        } else if version == 0 {
+            throw .invalidVault("catalog \(path) is empty or not a blockvault catalog")
+        }
+        // Migrations from older schema versions go here, each in its own transaction.
+    }
+
+    public func transaction<T>(_ body: () throws -> T) throws -> T { try database.transaction(body) }
+
+    static let schema = """
+    CREATE TABLE folders(id INTEGER PRIMARY KEY, path BLOB NOT NULL UNIQUE) STRICT;
+    CREATE TABLE devices(id INTEGER PRIMARY KEY, device_id BLOB NOT NULL UNIQUE, short_id INTEGER NOT NULL) STRICT;
+    CREATE TABLE names(id INTEGER PRIMARY KEY, folder INTEGER NOT NULL, parent INTEGER NOT NULL,
+                       name BLOB NOT NULL, UNIQUE(folder, name)) STRICT;
+    CREATE INDEX names_by_parent ON names(folder, parent);
+    CREATE TABLE versions(sequence INTEGER PRIMARY KEY, folder INTEGER NOT NULL, name INTEGER NOT NULL,
+                          type INTEGER NOT NULL, size INTEGER NOT NULL, mode INTEGER NOT NULL,
+                          uid INTEGER NOT NULL, gid INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+                          ctime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, device INTEGER NOT NULL,
+                          nlink INTEGER NOT NULL, deleted INTEGER NOT NULL, version BLOB NOT NULL,
+                          blocklist BLOB, link_target BLOB, modified_by INTEGER NOT NULL) STRICT;
+    CREATE INDEX versions_by_name ON versions(name, sequence);
+    CREATE TABLE latest(name INTEGER PRIMARY KEY, sequence INTEGER NOT NULL) STRICT;
+    CREATE TABLE blocklists(hash BLOB PRIMARY KEY, ids BLOB NOT NULL, size INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+    CREATE TABLE packs(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind INTEGER NOT NULL,
+                       size INTEGER NOT NULL, blocks INTEGER NOT NULL) STRICT;
+    CREATE TABLE blocks(hash BLOB PRIMARY KEY, pack INTEGER NOT NULL, offset INTEGER NOT NULL,
+                        stored_length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
+                        encoding INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+    CREATE TABLE snapshots(id INTEGER PRIMARY KEY, snapshot_id TEXT NOT NULL UNIQUE, folder INTEGER NOT NULL,
+                           time_ns INTEGER NOT NULL, host TEXT NOT NULL, tags TEXT NOT NULL,
+                           sequence INTEGER NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,
+                           partial INTEGER NOT NULL, metadata BLOB) STRICT;
+    CREATE TABLE settings(key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
+    """
+
+    // MARK: Settings
+
+    public func setting(_ key: String) throws(StoreError) -> Int64? {
+        try database.scalar("SELECT value FROM settings WHERE key = ?", [.text(key)])
+    }
+
+    public func setSetting(_ key: String, _ value: Int64) throws(StoreError) {
+        try database.prepare("INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            .run([.text(key), .integer(value)])
+    }
+
+    // MARK: Folders and names
+
+    /// The folder's row id, created if new.
+    public func folderID(path: [UInt8], create: Bool) throws(StoreError) -> Int64? {
+        if let id = try database.scalar("SELECT id FROM folders WHERE path = ?", [.blob(path)]) { return id }
+        guard create else { return nil }
+        try database.prepare("INSERT INTO folders(path) VALUES(?)").run([.blob(path)])
+        return database.lastInsertRowID
+    }
+
+    /// Every folder: (row id, path).
+    public func folders() throws(StoreError) -> [(id: Int64, path: [UInt8])] {
+        let statement = try database.prepare("SELECT id, path FROM folders ORDER BY id")
+        var result: [(Int64, [UInt8])] = []
+        while try statement.step() { result.append((statement.int64(0), statement.blob(1))) }
+        return result
+    }
+
+    public func folderPath(id: Int64) throws(StoreError) -> [UInt8] {
+        let statement = try database.prepare("SELECT path FROM folders WHERE id = ?")
+        try statement.bind([.integer(id)])
+        guard try statement.step() else { throw .catalog("folder \(id) is missing") }
+        let path = statement.blob(0)
+        try statement.step()
+        return path
+    }
+
+    /// The name's row id (interned per folder), created with `parent` if new.
+    public func nameID(folder: Int64, path: [UInt8], parent: Int64) throws(StoreError) -> Int64 {
+        let select = try database.prepare("SELECT id FROM names WHERE folder = ? AND name = ?")
+        try select.bind([.integer(folder), .blob(path)])
+        if try select.step() {
+            let id = select.int64(0)
+            try select.step()
+            return id
+        }
+        try database.prepare("INSERT INTO names(folder, parent, name) VALUES(?, ?, ?)")
+            .run([.integer(folder), .integer(parent), .blob(path)])
+        return database.lastInsertRowID
+    }
+
+    public func existingNameID(folder: Int64, path: [UInt8]) throws(StoreError) -> Int64? {
+        try database.scalar("SELECT id FROM names WHERE folder = ? AND name = ?", [.integer(folder), .blob(path)])
+    }
+
+    // MARK: Versions
+
+    static let versionColumns = """
+        v.sequence, n.name, v.type, v.size, v.mode, v.uid, v.gid, v.mtime_ns, v.ctime_ns, v.inode, v.device,
+        v.nlink, v.deleted, v.version, v.blocklist, v.link_target, v.modified_by
+        """
+
+    /// Decodes the columns listed in `versionColumns`, starting at `first`.
+    static func version(from row: Statement, first: Int = 0) throws(StoreError) -> FileVersion {
+        guard let type = EntryType(rawValue: row.int(first + 2)) else { throw .corrupt("unknown entry type in catalog") }
+        var version = FileVersion(path: row.blob(first + 1), type: type)
+        version.sequence = row.int64(first)
+        version.size = row.int64(first + 3)
+        version.mode = UInt32(truncatingIfNeeded: row.int64(first + 4))
+        version.uid = UInt32(truncatingIfNeeded: row.int64(first + 5))
+        version.gid = UInt32(truncatingIfNeeded: row.int64(first + 6))
+        version.modificationTime = row.int64(first + 7)
+        version.changeTime = row.int64(first + 8)
+        version.inode = UInt64(bitPattern: row.int64(first + 9))
+        version.device = UInt64(bitPattern: row.int64(first + 10))
+        version.linkCount = UInt32(truncatingIfNeeded: row.int64(first + 11))
+        version.deleted = row.int64(first + 12) != 0
+        version.version = try VersionVector(encoded: row.blob(first + 13))
+        version.blockListHash = row.isNull(first + 14) ? nil : row.blockID(first + 14)
+        version.linkTarget = row.isNull(first + 15) ? nil : row.blob(first + 15)
+        version.modifiedBy = UInt64(bitPattern: row.int64(first + 16))
+        return version
+    }
+
+    /// Records a new version of `nameID` and makes it the latest; returns its sequence number.
+    @discardableResult
+    public func insertVersion(_ version: FileVersion, folder: Int64, nameID: Int64) throws(StoreError) -> Int64 {
+        let insert = try database.prepare("""
+            INSERT INTO versions(folder, name, type, size, mode, uid, gid, mtime_ns, ctime_ns, inode, device, nlink,
+                                 deleted, version, blocklist, link_target, modified_by)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try insert.bind(folder, at: 1)
+        try insert.bind(nameID, at: 2)
+        try insert.bind(version.type.rawValue, at: 3)
+        try insert.bind(version.size, at: 4)
+        try insert.bind(Int64(version.mode), at: 5)
+        try insert.bind(Int64(version.uid), at: 6)
+        try insert.bind(Int64(version.gid), at: 7)
+        try insert.bind(version.modificationTime, at: 8)
+        try insert.bind(version.changeTime, at: 9)
+        try insert.bind(Int64(bitPattern: version.inode), at: 10)
+        try insert.bind(Int64(bitPattern: version.device), at: 11)
+        try insert.bind(Int64(version.linkCount), at: 12)
+        try insert.bind(version.deleted ? 1 : 0, at: 13)
+        try insert.bind(version.version.encoded, at: 14)
+        if let hash = version.blockListHash { try insert.bind(hash, at: 15) } else { try insert.bindNull(at: 15) }
+        if let target = version.linkTarget { try insert.bind(target, at: 16) } else { try insert.bindNull(at: 16) }
+        try insert.bind(Int64(bitPattern: version.modifiedBy), at: 17)
+        try insert.step()
+        let sequence = database.lastInsertRowID
+        try database.prepare("INSERT INTO latest(name, sequence) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET sequence = excluded.sequence")
+            .run([.integer(nameID), .integer(sequence)])
+        return sequence
+    }
+
+    /// The latest version (deleted or not) of every name directly under `parent` (0: the root),
+    /// keyed by path, with the name's row id: one query per directory.
+    public func latestChildren(folder: Int64, parent: Int64) throws(StoreError) -> [[UInt8]: (nameID: Int64, version: FileVersion)] {
+        let statement = try database.prepare("""
+            SELECT n.id, \(Catalog.versionColumns) FROM names n JOIN latest l ON l.name = n.id
+            JOIN versions v ON v.sequence = l.sequence WHERE n.folder = ? AND n.parent = ?
+            """)
+        try statement.bind([.integer(folder), .integer(parent)])
+        var result: [[UInt8]: (Int64, FileVersion)] = [:]
+        while try statement.step() {
+            let version = try Catalog.version(from: statement, first: 1)
+            result[version.path] = (statement.int64(0), version)
+        }
+        return result
+    }
+
+    /// Calls `body` for each entry of the folder's state as of `sequence` (the newest version of each
+    /// name at or before it, deletions left out), in bytewise path order, so parents come first.
+    public func forEachEntry(folder: Int64, asOf sequence: Int64, _ body: (FileVersion) throws -> Void) throws {
+        let statement = try database.prepare("""
+            SELECT \(Catalog.versionColumns) FROM names n JOIN versions v ON v.sequence =
+              (SELECT max(x.sequence) FROM versions x WHERE x.name = n.id AND x.sequence <= ?)
+            WHERE n.folder = ? AND v.deleted = 0 ORDER BY n.name
+            """)
+        try statement.bind([.integer(sequence), .integer(folder)])
+        while try statement.step() { try body(try Catalog.version(from: statement)) }
+    }
+
+    /// Every recorded version of one path, oldest first.
+    public func history(folder: Int64, path: [UInt8]) throws(StoreError) -> [FileVersion] {
+        let statement = try database.prepare("""
+            SELECT \(Catalog.versionColumns) FROM names n JOIN versions v ON v.name = n.id
+            WHERE n.folder = ? AND n.name = ? ORDER BY v.sequence
+            """)
+        try statement.bind([.integer(folder), .blob(path)])
+        var result: [FileVersion] = []
+        while try statement.step() { result.append(try Catalog.version(from: statement)) }
+        return result
+    }
+
+    /// Versions with sequence in (after, through], oldest first, with their folder's row id.
+    public func versions(after: Int64, through: Int64, _ body: (Int64, FileVersion) throws -> Void) throws {
+        let statement = try database.prepare("""
+            SELECT v.folder, \(Catalog.versionColumns) FROM versions v JOIN names n ON n.id = v.name
+            WHERE v.sequence > ? AND v.sequence <= ? ORDER BY v.sequence
+            """)
+        try statement.bind([.integer(after), .integer(through)])
+        while try statement.step() { try body(statement.int64(0), try Catalog.version(from: statement, first: 1)) }
+    }
+
+    public func maximumSequence() throws(StoreError) -> Int64 {
+        try database.scalar("SELECT max(sequence) FROM versions") ?? 0
+    }
+
+    // MARK: Block lists
+
+    /// Stores a block list once per distinct content (idempotent).
+    public func insertBlockList(hash: BlockID, ids: [UInt8], size: Int64) throws(StoreError) {
+        let statement = try database.prepare("INSERT OR IGNORE INTO blocklists(hash, ids, size) VALUES(?, ?, ?)")
+        try statement.bind(hash, at: 1)
+        try statement.bind(ids, at: 2)
+        try statement.bind(size, at: 3)
+        try statement.step()
+    }
+
+    /// The block IDs of a block list, in file order.
+    public func blockList(_ hash: BlockID) throws(StoreError) -> [BlockID] {
+        let statement = try database.prepare("SELECT ids FROM blocklists WHERE hash = ?")
+        try statement.bind(hash, at: 1)
+        guard try statement.step() else { throw .corrupt("block list \(hash) is missing from the catalog") }
+        let ids = statement.withBlob(0) { raw -> [BlockID] in
+            stride(from: 0, to: raw.count - raw.count % 32, by: 32).map {
+                BlockID(digest: UnsafeRawBufferPointer(rebasing: raw[$0..<$0 + 32]))
+            }
+        }
+        try statement.step()
+        return ids
+    }
+
+    public func blockListBytes(_ hash: BlockID) throws(StoreError) -> [UInt8]? {
+        let statement = try database.prepare("SELECT ids FROM blocklists WHERE hash = ?")
+        try statement.bind(hash, at: 1)
+        guard try statement.step() else { return nil }
+        let bytes = statement.blob(0)
+        try statement.step()
+        return bytes
+    }
+
+    // MARK: Packs and blocks
+
+    /// Records a sealed pack and all its blocks (blocks already indexed keep their first location).
+    public func insertPack(_ pack: SealedPack) throws(StoreError) {
+        try database.prepare("INSERT INTO packs(name, kind, size, blocks) VALUES(?, ?, ?, ?)")
+            .run([.text(pack.name), .integer(Int64(pack.kind.rawValue)), .integer(Int64(pack.size)),
+                  .integer(Int64(pack.entries.count))])
+        let packID = database.lastInsertRowID
+        let insert = try database.prepare("""
+            INSERT OR IGNORE INTO blocks(hash, pack, offset, stored_length, raw_length, encoding) VALUES(?, ?, ?, ?, ?, ?)
+            """)
+        for entry in pack.entries {
+            try insert.bind(entry.id, at: 1)
+            try insert.bind(packID, at: 2)
+            try insert.bind(entry.offset, at: 3)
+            try insert.bind(entry.storedLength, at: 4)
+            try insert.bind(entry.rawLength, at: 5)
+            try insert.bind(Int(entry.encoding.rawValue), at: 6)
+            try insert.step()
+        }
+    }
+
+    public func packNames() throws(StoreError) -> [String] {
+        let statement = try database.prepare("SELECT name FROM packs")
+        var names: [String] = []
+        while try statement.step() { names.append(statement.text(0)) }
+        return names
+    }
+
+    public func hasBlock(_ id: BlockID) throws(StoreError) -> Bool {
+        let statement = try database.prepare("SELECT 1 FROM blocks WHERE hash = ?")
+        try statement.bind(id, at: 1)
+        let found = try statement.step()
+        if found { try statement.step() }
+        return found
+    }
+
+    /// Where a block is stored, or nil when the catalog does not know it.
+    public func location(of id: BlockID) throws(StoreError) -> BlockLocation? {
+        let statement = try database.prepare("""
+            SELECT p.name, b.offset, b.stored_length, b.raw_length, b.encoding FROM blocks b JOIN packs p ON p.id = b.pack
+            WHERE b.hash = ?
+            """)
+        try statement.bind(id, at: 1)
+        guard try statement.step() else { return nil }
+        guard let encoding = PackFormat.Encoding(rawValue: UInt8(truncatingIfNeeded: statement.int(4))) else {
+            throw .corrupt("block \(id) has an unknown encoding in the catalog")
+        }
+        let location = BlockLocation(pack: statement.text(0), entry: PackEntry(
+            id: id, offset: statement.int(1), storedLength: statement.int(2), rawLength: statement.int(3), encoding: encoding))
+        try statement.step()
+        return location
+    }
+
+    // MARK: Snapshots
+
+    public func insertSnapshot(_ snapshot: Snapshot, folder: Int64) throws(StoreError) {
+        let statement = try database.prepare("""
+            INSERT INTO snapshots(snapshot_id, folder, time_ns, host, tags, sequence, files, bytes, partial, metadata)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try statement.bind([.text(snapshot.id), .integer(folder), .integer(snapshot.time), .text(snapshot.host),
+                            .text(snapshot.tags.joined(separator: ",")), .integer(snapshot.sequence),
+                            .integer(snapshot.files), .integer(snapshot.bytes), .integer(snapshot.partial ? 1 : 0)])
+        if let metadata = snapshot.metadataID { try statement.bind(metadata, at: 10) }
+        try statement.step()
+    }
+
+    /// Every snapshot, oldest first, with its folder's row id.
+    public func snapshots() throws(StoreError) -> [(folder: Int64, snapshot: Snapshot)] {
+        let statement = try database.prepare("""
+            SELECT s.snapshot_id, f.path, s.time_ns, s.host, s.tags, s.sequence, s.files, s.bytes, s.partial, s.metadata, s.folder
+            FROM snapshots s JOIN folders f ON f.id = s.folder ORDER BY s.time_ns, s.id
+            """)
+        var result: [(Int64, Snapshot)] = []
+        while try statement.step() {
+            let tags = statement.text(4)
+            result.append((statement.int64(10), Snapshot(
+                id: statement.text(0), folderPath: statement.blob(1), time: statement.int64(2), host: statement.text(3),
+                tags: tags.isEmpty ? [] : tags.split(separator: ",").map(String.init), sequence: statement.int64(5),
+                files: statement.int64(6), bytes: statement.int64(7), partial: statement.int64(8) != 0,
+                metadataID: statement.isNull(9) ? nil : statement.blockID(9))))
+        }
+        return result
+    }
+}

@@ -1,0 +1,217 @@
+import CSQLite
+import Chunker
+
+/// A thin, synchronous SQLite connection with cached prepared statements.
+///
+/// Not thread-safe: one connection belongs to one thread at a time (callers that share one guard it
+/// with a lock). Every error carries SQLite's message and the failing SQL.
+public final class Database {
+    private var handle: OpaquePointer?
+    private var statements: [String: Statement] = [:]
+    public let path: String
+
+    /// Opens (creating when `create`) the database at `path`, with WAL, foreign keys off (the catalog
+    /// checks its own invariants), and a busy timeout so short contention waits instead of failing.
+    public init(path: String, create: Bool = true, readOnly: Bool = false) throws(StoreError) {
+        self.path = path
+        var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
+        if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
+        var connection: OpaquePointer?
+        let code = sqlite3_open_v2(path, &connection, flags, nil)
+        handle = connection
+        guard code == SQLITE_OK else {
+            let message = connection.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(connection)
+            handle = nil
+            throw .catalog("cannot open \(path): \(message)")
+        }
+        sqlite3_busy_timeout(handle, 10_000)
+    }
+
+    deinit { close() }
+
+    /// Finalizes every statement and closes the connection. Idempotent.
+    public func close() {
+        statements.values.forEach { $0.finalize() }
+        statements.removeAll()
+        if let handle { sqlite3_close_v2(handle) }
+        handle = nil
+    }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String) throws(StoreError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let code = sqlite3_exec(handle, sql, nil, nil, &message)
+        if code != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? "error \(code)"
+            sqlite3_free(message)
+            throw .catalog("\(text) (in: \(sql.prefix(120)))")
+        }
+    }
+
+    /// A prepared statement for `sql`, cached for the life of the connection and reset for reuse.
+    public func prepare(_ sql: String) throws(StoreError) -> Statement {
+        if let cached = statements[sql] {
+            cached.reset()
+            return cached
+        }
+        var raw: OpaquePointer?
+        let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+        guard code == SQLITE_OK, let raw else { throw .catalog("\(lastMessage) (in: \(sql.prefix(200)))") }
+        let statement = Statement(raw: raw, database: self, sql: sql)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Runs `body` inside one transaction: committed if it returns, rolled back if it throws.
+    /// `immediate` takes the write lock at the start, so a writer never fails half-way on contention.
+    public func transaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
+        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// The rowid of the last insert on this connection.
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// Rows changed by the last statement.
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    var lastMessage: String { handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed database" }
+
+    /// The single integer a query returns (nil when it returns no row or NULL).
+    public func scalar(_ sql: String, _ bindings: [SQLValue] = []) throws(StoreError) -> Int64? {
+        let statement = try prepare(sql)
+        try statement.bind(bindings)
+        guard try statement.step() else { return nil }
+        return statement.isNull(0) ? nil : statement.int64(0)
+    }
+}
+
+/// A value to bind to a statement parameter.
+public enum SQLValue {
+    case integer(Int64)
+    case blob([UInt8])
+    case text(String)
+    case null
+}
+
+/// A prepared statement; reused through `Database.prepare`, never shared between threads.
+public final class Statement {
+    private let raw: OpaquePointer
+    private unowned let database: Database
+    let sql: String
+
+    init(raw: OpaquePointer, database: Database, sql: String) {
+        self.raw = raw
+        self.database = database
+        self.sql = sql
+    }
+
+    func finalize() { sqlite3_finalize(raw) }
+
+    func reset() {
+        sqlite3_reset(raw)
+        sqlite3_clear_bindings(raw)
+    }
+
+    public func bind(_ values: [SQLValue]) throws(StoreError) {
+        for (index, value) in values.enumerated() {
+            switch value {
+            case .integer(let number): try bind(number, at: index + 1)
+            case .blob(let bytes): try bind(bytes, at: index + 1)
+            case .text(let text): try bind(text, at: index + 1)
+            case .null: try check(sqlite3_bind_null(raw, Int32(index + 1)))
+            }
+        }
+    }
+
+    public func bind(_ value: Int64, at index: Int) throws(StoreError) {
+        try check(sqlite3_bind_int64(raw, Int32(index), value))
+    }
+
+    public func bind(_ value: Int, at index: Int) throws(StoreError) { try bind(Int64(value), at: index) }
+
+    public func bind(_ bytes: [UInt8], at index: Int) throws(StoreError) {
+        let code = bytes.withUnsafeBytes { buffer in
+            // SQLite reads a NULL pointer as NULL; an empty name must stay an empty blob.
+            sqlite3_bind_blob64(raw, Int32(index), buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
+                                sqlite3_uint64(buffer.count), blockvault_sqlite_transient())
+        }
+        try check(code)
+    }
+
+    public func bind(_ bytes: UnsafeRawBufferPointer, at index: Int) throws(StoreError) {
+        try check(sqlite3_bind_blob64(raw, Int32(index), bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
+                                      sqlite3_uint64(bytes.count), blockvault_sqlite_transient()))
+    }
+
+    public func bind(_ id: BlockID, at index: Int) throws(StoreError) {
+        var digest: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        let code = withUnsafeMutableBytes(of: &digest) { buffer in
+            id.copyBytes(to: buffer)
+            return sqlite3_bind_blob64(raw, Int32(index), buffer.baseAddress, 32, blockvault_sqlite_transient())
+        }
+        try check(code)
+    }
+
+    /// Reads a 32-byte blob column as a block ID (nil when it is not 32 bytes).
+    public func blockID(_ column: Int) -> BlockID? {
+        withBlob(column) { $0.count == BlockID.byteCount ? BlockID(digest: $0) : nil }
+    }
+
+    public func bind(_ text: String, at index: Int) throws(StoreError) {
+        try check(sqlite3_bind_text(raw, Int32(index), text, -1, blockvault_sqlite_transient()))
+    }
+
+    public func bindNull(at index: Int) throws(StoreError) { try check(sqlite3_bind_null(raw, Int32(index))) }
+
+    /// Advances to the next row: true while there is one, false when done. Resets itself when done.
+    @discardableResult
+    public func step() throws(StoreError) -> Bool {
+        let code = sqlite3_step(raw)
+        if code == SQLITE_ROW { return true }
+        sqlite3_reset(raw)
+        if code == SQLITE_DONE { return false }
+        throw .catalog("\(database.lastMessage) (in: \(sql.prefix(200)))")
+    }
+
+    /// Runs a statement that returns no rows.
+    public func run(_ values: [SQLValue] = []) throws(StoreError) {
+        if !values.isEmpty { try bind(values) }
+        try step()
+    }
+
+    public func int64(_ column: Int) -> Int64 { sqlite3_column_int64(raw, Int32(column)) }
+    public func int(_ column: Int) -> Int { Int(sqlite3_column_int64(raw, Int32(column))) }
+    public func isNull(_ column: Int) -> Bool { sqlite3_column_type(raw, Int32(column)) == SQLITE_NULL }
+
+    public func blob(_ column: Int) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(raw, Int32(column)))
+        guard count > 0, let base = sqlite3_column_blob(raw, Int32(column)) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// Lends the column's bytes without copying; valid only inside `body`.
+    public func withBlob<R>(_ column: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let count = Int(sqlite3_column_bytes(raw, Int32(column)))
+        let base = sqlite3_column_blob(raw, Int32(column))
+        return try body(UnsafeRawBufferPointer(start: count > 0 ? base : nil, count: count))
+    }
+
+    public func text(_ column: Int) -> String {
+        guard let cString = sqlite3_column_text(raw, Int32(column)) else { return "" }
+        return String(cString: cString)
+    }
+
+    private func check(_ code: Int32) throws(StoreError) {
+        guard code == SQLITE_OK else { throw .catalog("\(database.lastMessage) (binding in: \(sql.prefix(200)))") }
+    }
+}

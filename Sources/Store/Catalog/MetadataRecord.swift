@@ -1,0 +1,150 @@
+import Chunker
+
+/// The records a backup writes into metadata packs, so that the whole catalog (versions, block
+/// lists, snapshots) can be rebuilt from the packs alone.
+///
+/// Encoding (version 1): a kind byte, then `ByteWriter` fields.
+/// - versions (kind 1): folder count and paths; version count and, per version: folder index,
+///   sequence, path, type, size, mode, uid, gid, mtime, ctime, inode, device, nlink, deleted,
+///   version vector, block list hash (empty or 32 bytes), link target (flag + bytes), modified-by;
+///   then block list count and, per list: hash, size, ids.
+/// - snapshot (kind 2): id, folder path, time, host, tags, sequence, files, bytes, partial, and the
+///   IDs of the versions records written with it.
+public enum MetadataRecord {
+    public static let versionsKind: UInt8 = 1
+    public static let snapshotKind: UInt8 = 2
+    /// Records are cut at about this many bytes of plaintext.
+    static let targetSize = 4 << 20
+
+    public struct BlockListRecord: Sendable, Equatable {
+        public var hash: BlockID
+        public var size: Int64
+        public var ids: [UInt8]
+    }
+
+    static func encodeVersions(_ versions: [(folder: [UInt8], version: FileVersion)], blockLists: [BlockListRecord]) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.append(versionsKind)
+        var folderIndex: [[UInt8]: Int] = [:]
+        var folders: [[UInt8]] = []
+        for (folder, _) in versions where folderIndex[folder] == nil {
+            folderIndex[folder] = folders.count
+            folders.append(folder)
+        }
+        writer.appendVarint(UInt64(folders.count))
+        folders.forEach { writer.appendBytes($0) }
+        writer.appendVarint(UInt64(versions.count))
+        for (folder, version) in versions {
+            writer.appendVarint(UInt64(folderIndex[folder]!))
+            writer.appendSigned(version.sequence)
+            writer.appendBytes(version.path)
+            writer.appendVarint(UInt64(version.type.rawValue))
+            writer.appendSigned(version.size)
+            writer.appendVarint(UInt64(version.mode))
+            writer.appendVarint(UInt64(version.uid))
+            writer.appendVarint(UInt64(version.gid))
+            writer.appendSigned(version.modificationTime)
+            writer.appendSigned(version.changeTime)
+            writer.appendVarint(version.inode)
+            writer.appendVarint(version.device)
+            writer.appendVarint(UInt64(version.linkCount))
+            writer.append(version.deleted ? 1 : 0)
+            writer.appendBytes(version.version.encoded)
+            writer.appendBytes(version.blockListHash?.bytes ?? [])
+            writer.append(version.linkTarget == nil ? 0 : 1)
+            writer.appendBytes(version.linkTarget ?? [])
+            writer.appendVarint(version.modifiedBy)
+        }
+        writer.appendVarint(UInt64(blockLists.count))
+        for list in blockLists {
+            writer.append(list.hash)
+            writer.appendSigned(list.size)
+            writer.appendBytes(list.ids)
+        }
+        return writer.bytes
+    }
+
+    /// Decodes a versions record; throws `StoreError.corrupt` on anything malformed.
+    public static func decodeVersions(_ bytes: [UInt8]) throws(StoreError) -> (versions: [(folder: [UInt8], version: FileVersion)], blockLists: [BlockListRecord]) {
+        var reader = ByteReader(bytes)
+        guard try reader.uint8() == versionsKind else { throw .corrupt("not a versions record") }
+        let folderCount = Int(try reader.varint())
+        var folders: [[UInt8]] = []
+        for _ in 0..<folderCount { folders.append(try reader.byteString()) }
+        let count = Int(try reader.varint())
+        var versions: [([UInt8], FileVersion)] = []
+        for _ in 0..<count {
+            let folder = Int(try reader.varint())
+            guard folder < folders.count else { throw .corrupt("versions record names an unknown folder") }
+            let sequence = try reader.signed()
+            let path = try reader.byteString()
+            guard let type = EntryType(rawValue: Int(try reader.varint())) else { throw .corrupt("unknown entry type") }
+            var version = FileVersion(path: path, type: type)
+            version.sequence = sequence
+            version.size = try reader.signed()
+            version.mode = UInt32(truncatingIfNeeded: try reader.varint())
+            version.uid = UInt32(truncatingIfNeeded: try reader.varint())
+            version.gid = UInt32(truncatingIfNeeded: try reader.varint())
+            version.modificationTime = try reader.signed()
+            version.changeTime = try reader.signed()
+            version.inode = try reader.varint()
+            version.device = try reader.varint()
+            version.linkCount = UInt32(truncatingIfNeeded: try reader.varint())
+            version.deleted = try reader.uint8() != 0
+            version.version = try VersionVector(encoded: try reader.byteString())
+            let hash = try reader.byteString()
+            version.blockListHash = hash.isEmpty ? nil : BlockID(bytes: hash)
+            let hasTarget = try reader.uint8() != 0
+            let target = try reader.byteString()
+            version.linkTarget = hasTarget ? target : nil
+            version.modifiedBy = try reader.varint()
+            versions.append((folders[folder], version))
+        }
+        let listCount = Int(try reader.varint())
+        var lists: [BlockListRecord] = []
+        for _ in 0..<listCount {
+            let hash = try reader.blockID()
+            let size = try reader.signed()
+            lists.append(BlockListRecord(hash: hash, size: size, ids: try reader.byteString()))
+        }
+        return (versions, lists)
+    }
+
+    static func encodeSnapshot(_ snapshot: Snapshot, versionRecords: [BlockID]) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.append(snapshotKind)
+        writer.appendString(snapshot.id)
+        writer.appendBytes(snapshot.folderPath)
+        writer.appendSigned(snapshot.time)
+        writer.appendString(snapshot.host)
+        writer.appendString(snapshot.tags.joined(separator: ","))
+        writer.appendSigned(snapshot.sequence)
+        writer.appendSigned(snapshot.files)
+        writer.appendSigned(snapshot.bytes)
+        writer.append(snapshot.partial ? 1 : 0)
+        writer.appendVarint(UInt64(versionRecords.count))
+        versionRecords.forEach { writer.append($0) }
+        return writer.bytes
+    }
+
+    public static func decodeSnapshot(_ bytes: [UInt8]) throws(StoreError) -> (Snapshot, [BlockID]) {
+        var reader = ByteReader(bytes)
+        guard try reader.uint8() == snapshotKind else { throw .corrupt("not a snapshot record") }
+        let id = try reader.string()
+        let folder = try reader.byteString()
+        let time = try reader.signed()
+        let host = try reader.string()
+        let tags = try reader.string()
+        let sequence = try reader.signed()
+        let files = try reader.signed()
+        let bytesCount = try reader.signed()
+        let partial = try reader.uint8() != 0
+        let count = Int(try reader.varint())
+        var records: [BlockID] = []
+        for _ in 0..<count { records.append(try reader.blockID()) }
+        let snapshot = Snapshot(id: id, folderPath: folder, time: time, host: host,
+                                tags: tags.isEmpty ? [] : tags.split(separator: ",").map(String.init),
+                                sequence: sequence, files: files, bytes: bytesCount, partial: partial, metadataID: nil)
+        return (snapshot, records)
+    }
+}

@@ -1,0 +1,102 @@
+import Chunker
+
+/// What kind of filesystem entry a version records.
+public enum EntryType: Int, Sendable, CaseIterable {
+    case file = 0
+    case directory = 1
+    case symlink = 2
+    case fifo = 3
+    case socket = 4
+    case characterDevice = 5
+    case blockDevice = 6
+
+    public var name: String {
+        switch self {
+        case .file: "file"
+        case .directory: "dir"
+        case .symlink: "symlink"
+        case .fifo: "fifo"
+        case .socket: "socket"
+        case .characterDevice: "chardev"
+        case .blockDevice: "blockdev"
+        }
+    }
+}
+
+/// One recorded version of one path: a row of the catalog and a record of the metadata packs.
+public struct FileVersion: Sendable, Hashable {
+    /// The vault-wide local sequence number (assigned when recorded).
+    public var sequence: Int64 = 0
+    /// The path relative to the folder's root, `/`-separated bytes.
+    public var path: [UInt8]
+    public var type: EntryType
+    public var size: Int64
+    /// Permission bits (and setuid/setgid/sticky), without the file-type bits.
+    public var mode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var modificationTime: Int64
+    public var changeTime: Int64
+    public var inode: UInt64
+    public var device: UInt64
+    public var linkCount: UInt32
+    public var deleted: Bool
+    public var version: VersionVector
+    /// The hash of the block list (files only).
+    public var blockListHash: BlockID?
+    /// The target of a symlink, as bytes.
+    public var linkTarget: [UInt8]?
+    /// Short id of the device that recorded this version.
+    public var modifiedBy: UInt64
+
+    public init(path: [UInt8], type: EntryType, size: Int64 = 0, mode: UInt32 = 0, uid: UInt32 = 0, gid: UInt32 = 0,
+                modificationTime: Int64 = 0, changeTime: Int64 = 0, inode: UInt64 = 0, device: UInt64 = 0,
+                linkCount: UInt32 = 1, deleted: Bool = false, version: VersionVector = VersionVector(),
+                blockListHash: BlockID? = nil, linkTarget: [UInt8]? = nil, modifiedBy: UInt64 = 0) {
+        self.path = path
+        self.type = type
+        self.size = size
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.modificationTime = modificationTime
+        self.changeTime = changeTime
+        self.inode = inode
+        self.device = device
+        self.linkCount = linkCount
+        self.deleted = deleted
+        self.version = version
+        self.blockListHash = blockListHash
+        self.linkTarget = linkTarget
+        self.modifiedBy = modifiedBy
+    }
+
+    public var displayPath: String { String(decoding: path, as: UTF8.self) }
+
+    /// Whether the content and metadata a restore would produce differ (ignores inode/ctime/version).
+    public func differs(from other: FileVersion) -> Bool {
+        type != other.type || size != other.size || mode != other.mode || uid != other.uid || gid != other.gid
+            || modificationTime != other.modificationTime || blockListHash != other.blockListHash
+            || linkTarget != other.linkTarget || deleted != other.deleted
+    }
+}
+
+/// A recorded point of a folder's history.
+public struct Snapshot: Sendable, Hashable {
+    /// 16 lower-case hex digits.
+    public var id: String
+    /// The absolute path of the backed-up directory, as bytes.
+    public var folderPath: [UInt8]
+    public var time: Int64
+    public var host: String
+    public var tags: [String]
+    /// The snapshot covers every version of its folder with a sequence number up to this.
+    public var sequence: Int64
+    public var files: Int64
+    public var bytes: Int64
+    public var partial: Bool
+    /// The ID of the snapshot's metadata record in a metadata pack.
+    public var metadataID: BlockID?
+
+    public var folderDisplay: String { String(decoding: folderPath, as: UTF8.self) }
+}

@@ -1,0 +1,102 @@
+import Chunker
+
+/// The pack file format (version 1), little-endian throughout:
+///
+///     "BVPACK\0\1"                                  8-byte header
+///     block 0, block 1, …                           each zstd-compressed alone, or raw
+///     footer:  kind u8, count u32,
+///              count × (id[32], offset u64, stored u32, raw u32, encoding u8)
+///     trailer: SHA-256 of the footer [32], footer length u32, reserved u32 (0), "BVPKEND1"
+///
+/// A pack can be read and verified alone: the trailer locates and authenticates the footer, the
+/// footer locates every block, and each block's ID is the SHA-256 of its plaintext.
+public enum PackFormat {
+    public static let header: [UInt8] = Array("BVPACK".utf8) + [0, 1]
+    public static let endMagic: [UInt8] = Array("BVPKEND1".utf8)
+    public static let entrySize = 49
+    public static let trailerSize = 48
+    /// No stored or raw block may exceed this; anything larger in a footer is damage.
+    public static let maximumBlockSize = 64 << 20
+    /// Packs are sealed once they reach about this size.
+    public static let targetSize = 16 << 20
+
+    /// Whether a pack holds file data or catalog metadata.
+    public enum Kind: UInt8, Sendable {
+        case data = 0
+        case metadata = 1
+    }
+
+    /// How a block's bytes are stored.
+    public enum Encoding: UInt8, Sendable {
+        case raw = 0
+        case zstd = 1
+    }
+
+    /// Encodes the footer and trailer for `entries`.
+    static func footer(kind: Kind, entries: [PackEntry]) -> [UInt8] {
+        var footer = ByteWriter()
+        footer.append(kind.rawValue)
+        footer.appendUInt32(UInt32(entries.count))
+        for entry in entries {
+            footer.append(entry.id)
+            footer.appendUInt64(UInt64(entry.offset))
+            footer.appendUInt32(UInt32(entry.storedLength))
+            footer.appendUInt32(UInt32(entry.rawLength))
+            footer.append(entry.encoding.rawValue)
+        }
+        var result = footer.bytes
+        let digest = SHA256Hasher.hash(footer.bytes)
+        var trailer = ByteWriter()
+        trailer.append(digest)
+        trailer.appendUInt32(UInt32(footer.bytes.count))
+        trailer.appendUInt32(0)
+        trailer.append(contentsOf: endMagic)
+        result.append(contentsOf: trailer.bytes)
+        return result
+    }
+
+    /// Parses and checks a pack's footer given the file's size and a way to read ranges of it.
+    /// Every offset and length is validated against the file before it is returned.
+    static func parseFooter(fileSize: Int, name: String,
+                            read: (_ offset: Int, _ count: Int) throws(StoreError) -> [UInt8]) throws(StoreError) -> (Kind, [PackEntry]) {
+        guard fileSize >= header.count + trailerSize + 5 else { throw .corrupt("pack \(name) is too short (\(fileSize) bytes)") }
+        let trailer = try read(fileSize - trailerSize, trailerSize)
+        guard Array(trailer[40..<48]) == endMagic else { throw .corrupt("pack \(name) has no valid trailer (truncated?)") }
+        var trailerReader = ByteReader(trailer)
+        let expectedDigest = try trailerReader.blockID()
+        let footerLength = Int(try trailerReader.uint32())
+        let footerStart = fileSize - trailerSize - footerLength
+        guard footerLength >= 5, footerStart >= header.count else { throw .corrupt("pack \(name) has an impossible footer length") }
+        let footer = try read(footerStart, footerLength)
+        guard SHA256Hasher.hash(footer) == expectedDigest else { throw .corrupt("pack \(name): footer checksum mismatch") }
+        var reader = ByteReader(footer)
+        guard let kind = Kind(rawValue: try reader.uint8()) else { throw .corrupt("pack \(name): unknown kind") }
+        let count = Int(try reader.uint32())
+        guard footerLength == 5 + count * entrySize else { throw .corrupt("pack \(name): footer length does not match its count") }
+        var entries: [PackEntry] = []
+        entries.reserveCapacity(count)
+        for _ in 0..<count {
+            let id = try reader.blockID()
+            let offset = try reader.uint64()
+            let stored = Int(try reader.uint32())
+            let raw = Int(try reader.uint32())
+            guard let encoding = Encoding(rawValue: try reader.uint8()),
+                  offset >= UInt64(header.count), stored <= maximumBlockSize, raw <= maximumBlockSize,
+                  offset + UInt64(stored) <= UInt64(footerStart),
+                  encoding == .zstd || stored == raw else {
+                throw .corrupt("pack \(name): footer entry for block \(id) is invalid")
+            }
+            entries.append(PackEntry(id: id, offset: Int(offset), storedLength: stored, rawLength: raw, encoding: encoding))
+        }
+        return (kind, entries)
+    }
+}
+
+/// Where one block sits in a pack.
+public struct PackEntry: Sendable, Hashable {
+    public var id: BlockID
+    public var offset: Int
+    public var storedLength: Int
+    public var rawLength: Int
+    public var encoding: PackFormat.Encoding
+}

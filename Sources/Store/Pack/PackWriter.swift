@@ -1,0 +1,80 @@
+import Chunker
+import Synchronization
+
+/// A pack that has been written, verified and renamed into place: only now may the catalog refer
+/// to its blocks.
+public struct SealedPack: Sendable {
+    public let name: String
+    public let kind: PackFormat.Kind
+    public let size: Int
+    public let entries: [PackEntry]
+}
+
+/// Collects stored blocks into packs of about `targetSize` bytes and seals each through a
+/// `PackStorage`. Thread-safe: workers append concurrently; a full pack is taken out under the lock
+/// and sealed outside it, so other workers keep appending to the next one.
+public final class PackWriter: Sendable {
+    public let kind: PackFormat.Kind
+    private let storage: any PackStorage
+    private let targetSize: Int
+    private let onSealed: @Sendable (SealedPack) throws -> Void
+
+    private struct OpenPack {
+        var bytes: [UInt8] = PackFormat.header
+        var entries: [PackEntry] = []
+    }
+    private let open = Mutex(OpenPack())
+
+    /// `onSealed` is called once per sealed pack, on the thread that sealed it, before `append` or
+    /// `flush` returns.
+    public init(kind: PackFormat.Kind, storage: any PackStorage, targetSize: Int = PackFormat.targetSize,
+                onSealed: @escaping @Sendable (SealedPack) throws -> Void) {
+        self.kind = kind
+        self.storage = storage
+        self.targetSize = targetSize
+        self.onSealed = onSealed
+    }
+
+    /// Adds one block (already compressed, or raw) to the open pack, sealing it when full.
+    public func append(id: BlockID, stored: UnsafeRawBufferPointer, rawLength: Int, encoding: PackFormat.Encoding) throws(StoreError) {
+        let full: OpenPack? = open.withLock { pack in
+            pack.entries.append(PackEntry(id: id, offset: pack.bytes.count, storedLength: stored.count,
+                                          rawLength: rawLength, encoding: encoding))
+            pack.bytes.append(contentsOf: stored)
+            guard pack.bytes.count >= targetSize else { return nil }
+            let taken = pack
+            pack = OpenPack()
+            pack.bytes.reserveCapacity(targetSize + (1 << 20))
+            return taken
+        }
+        if let full { try seal(full) }
+    }
+
+    /// Seals the open pack if it holds anything.
+    public func flush() throws(StoreError) {
+        let taken: OpenPack = open.withLock { pack in
+            let taken = pack
+            pack = OpenPack()
+            return taken
+        }
+        if !taken.entries.isEmpty { try seal(taken) }
+    }
+
+    private func seal(_ pack: OpenPack) throws(StoreError) {
+        var bytes = pack.bytes
+        bytes.append(contentsOf: PackFormat.footer(kind: kind, entries: pack.entries))
+        let name = randomHex(byteCount: 16)
+        let failure: StoreError? = bytes.withUnsafeBytes { buffer in
+            do throws(StoreError) { try storage.write(name: name, contents: buffer) } catch { return error }
+            return nil
+        }
+        if let failure { throw failure }
+        do {
+            try onSealed(SealedPack(name: name, kind: kind, size: bytes.count, entries: pack.entries))
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .catalog("recording pack \(name) failed: \(error)")
+        }
+    }
+}

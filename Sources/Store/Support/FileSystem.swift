@@ -1,0 +1,184 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small POSIX helpers. Paths of backed-up files are bytes (`[UInt8]`), never `String`, so names that
+/// are not UTF-8 round-trip exactly; vault-internal paths are `String`.
+enum FileSystem {
+    /// Calls `body` with a NUL-terminated copy of `path`.
+    static func withCString<R>(_ path: [UInt8], _ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
+        var terminated = path
+        terminated.append(0)
+        return try terminated.withUnsafeBufferPointer { buffer in
+            try buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { try body($0) }
+        }
+    }
+
+    static func display(_ path: [UInt8]) -> String { String(decoding: path, as: UTF8.self) }
+
+    /// `lstat` of a byte path; nil with `errno` set on failure.
+    static func lstat(_ path: [UInt8]) -> stat? {
+        var status = stat()
+        let result = withCString(path) { Glibc.lstat($0, &status) }
+        return result == 0 ? status : nil
+    }
+
+    /// The names in a directory, excluding `.` and `..`, sorted bytewise.
+    static func listDirectory(_ path: [UInt8]) throws(StoreError) -> [[UInt8]] {
+        guard let directory = withCString(path, { opendir($0) }) else {
+            throw .system("cannot list", display(path))
+        }
+        defer { closedir(directory) }
+        var names: [[UInt8]] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(directory) else {
+                if errno != 0 { throw .system("cannot list", display(path)) }
+                break
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> [UInt8] in
+                let bytes = raw.bindMemory(to: UInt8.self)
+                let length = bytes.firstIndex(of: 0) ?? bytes.count
+                return Array(bytes[0..<length])
+            }
+            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+            names.append(name)
+        }
+        names.sort { $0.lexicographicallyPrecedes($1) }
+        return names
+    }
+
+    static func readLink(_ path: [UInt8]) throws(StoreError) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = withCString(path) { cPath in
+            buffer.withUnsafeMutableBytes { readlink(cPath, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+        }
+        guard count >= 0 else { throw .system("cannot read link", display(path)) }
+        return Array(buffer[0..<count])
+    }
+
+    /// Writes all of `bytes` at the current position, retrying short writes and EINTR.
+    static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(StoreError) {
+        var done = 0
+        while done < bytes.count {
+            let count = write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .system("cannot write", path)
+            }
+            done += count
+        }
+    }
+
+    /// Reads exactly `buffer.count` bytes at `offset`; throws on error or early end of file.
+    static func preadAll(_ descriptor: Int32, _ buffer: UnsafeMutableRawBufferPointer, offset: Int64, path: String) throws(StoreError) {
+        var done = 0
+        while done < buffer.count {
+            let count = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + done)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .system("cannot read", path)
+            }
+            if count == 0 { throw .corrupt("\(path) is shorter than expected (truncated?)") }
+            done += count
+        }
+    }
+
+    static func fsyncOrThrow(_ descriptor: Int32, path: String) throws(StoreError) {
+        while fsync(descriptor) != 0 {
+            if errno == EINTR { continue }
+            throw .system("cannot fsync", path)
+        }
+    }
+
+    /// Makes a rename or a new file in `directory` durable.
+    static func fsyncDirectory(_ directory: String) throws(StoreError) {
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .system("cannot open", directory) }
+        defer { close(descriptor) }
+        try fsyncOrThrow(descriptor, path: directory)
+    }
+
+    /// Creates `path` and any missing parents (mode 0755 before umask).
+    static func makeDirectories(_ path: String) throws(StoreError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0 && errno != EEXIST { throw .system("cannot create directory", current) }
+        }
+    }
+
+    /// Creates a byte path and any missing parents.
+    static func makeDirectories(_ path: [UInt8]) throws(StoreError) {
+        var current: [UInt8] = path.first == UInt8(ascii: "/") ? [] : [UInt8(ascii: ".")]
+        for component in path.split(separator: UInt8(ascii: "/")) {
+            current += [UInt8(ascii: "/")] + component
+            if withCString(current, { mkdir($0, 0o755) }) != 0 && errno != EEXIST {
+                throw .system("cannot create directory", display(current))
+            }
+        }
+    }
+
+    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    static func readFile(_ path: String) throws(StoreError) -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .system("cannot open", path) }
+        defer { close(descriptor) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress!, $0.count) }
+            if count < 0 { if errno == EINTR { continue }; throw .system("cannot read", path) }
+            if count == 0 { return result }
+            result.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    /// Writes a small file so that readers see the old or the new contents, never a mix:
+    /// temporary name, fsync, rename, directory fsync.
+    static func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws(StoreError) {
+        let directory = parent(of: path)
+        let temporary = directory + "/.tmp-" + String(getpid()) + "-" + (path.split(separator: "/").last.map(String.init) ?? "file")
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw .system("cannot create", temporary) }
+        do throws(StoreError) {
+            var failure: StoreError?
+            bytes.withUnsafeBytes { buffer in
+                do throws(StoreError) { try writeAll(descriptor, buffer, path: temporary) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            try fsyncOrThrow(descriptor, path: temporary)
+        } catch {
+            close(descriptor)
+            unlink(temporary)
+            throw error
+        }
+        close(descriptor)
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw .system("cannot rename into", path)
+        }
+        try fsyncDirectory(directory)
+    }
+
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// Nanoseconds since the epoch of a `timespec`.
+    static func nanoseconds(_ time: timespec) -> Int64 { Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec) }
+
+    static func nowNanoseconds() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return nanoseconds(time)
+    }
+
+    static func monotonicSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}

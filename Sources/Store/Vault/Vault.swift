@@ -1,0 +1,62 @@
+import Chunker
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A vault on disk:
+///
+///     VAULT/config.json    format, ids, chunker, compression
+///     VAULT/catalog.db     the SQLite catalog (WAL)
+///     VAULT/packs/ab/*.pack
+///     VAULT/locks/         advisory locks
+public final class Vault {
+    public let path: String
+    public let configuration: VaultConfiguration
+    public let catalog: Catalog
+    public let storage: LocalPackStorage
+
+    public var catalogPath: String { Vault.catalogPath(path) }
+    public var locksDirectory: String { "\(path)/locks" }
+
+    static func catalogPath(_ path: String) -> String { "\(path)/catalog.db" }
+
+    /// Creates a new vault at `path` (which must not exist or be an empty directory).
+    @discardableResult
+    public static func create(at path: String, chunker: ChunkerParameters = .fastCDC, receiveOnly: Bool = false) throws(StoreError) -> VaultConfiguration {
+        if FileSystem.exists(path) {
+            let entries = try FileSystem.listDirectory(Array(path.utf8))
+            guard entries.isEmpty else { throw .invalidArgument("\(path) already exists and is not empty; choose a new path for the vault") }
+        }
+        try FileSystem.makeDirectories(path)
+        for directory in ["packs", "locks"] {
+            if mkdir("\(path)/\(directory)", 0o755) != 0 && errno != EEXIST { throw .system("cannot create directory", "\(path)/\(directory)") }
+        }
+        let configuration = VaultConfiguration.make(chunker: chunker, receiveOnly: receiveOnly)
+        _ = try Catalog(path: catalogPath(path))
+        // config.json is written last: its presence is what makes the directory a vault.
+        try FileSystem.writeFileAtomically("\(path)/config.json", try configuration.encoded())
+        try FileSystem.fsyncDirectory(path)
+        return configuration
+    }
+
+    /// Opens an existing vault.
+    public init(path: String) throws(StoreError) {
+        let configPath = "\(path)/config.json"
+        guard FileSystem.exists(configPath) else {
+            throw .invalidVault(FileSystem.exists(path) ? "\(path) is not a blockvault vault (no config.json)"
+                                                         : "vault \(path) does not exist; create it with 'blockvault init --repo \(path)'")
+        }
+        self.path = path
+        configuration = try VaultConfiguration.decode(try FileSystem.readFile(configPath), path: configPath)
+        guard FileSystem.exists(Vault.catalogPath(path)) else {
+            throw .invalidVault("\(Vault.catalogPath(path)) is missing; run 'blockvault repair' to rebuild it from the packs")
+        }
+        catalog = try Catalog(path: Vault.catalogPath(path))
+        storage = LocalPackStorage(directory: "\(path)/packs")
+    }
+
+    /// Takes the vault's write lock (backups; later prune and repair), waiting up to `waitSeconds`.
+    public func lockForWriting(waitSeconds: Double = 0) throws(StoreError) -> VaultLock {
+        try VaultLock(directory: locksDirectory, waitSeconds: waitSeconds)
+    }
+}

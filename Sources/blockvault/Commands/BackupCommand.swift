@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import Store
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct BackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Record a new snapshot of a directory.",
+        discussion: "Exit status 3 means the snapshot was recorded but some files could not be read (each is named on stderr).")
+
+    @OptionGroup var vault: VaultOptions
+
+    @Argument(help: "The directory to back up.")
+    var directory: String
+
+    @Option(name: .customLong("tag"), help: "A tag for the snapshot (repeatable).")
+    var tags: [String] = []
+
+    @Option(name: .customLong("exclude"), help: "Leave out entries whose relative path or name matches this glob (repeatable).")
+    var excludes: [String] = []
+
+    @Flag(name: .customLong("allow-empty"), help: "Record an empty directory even though its last snapshot was not empty.")
+    var allowEmpty = false
+
+    @Option(name: .customLong("lock-wait"), help: "Seconds to wait for another backup of this vault to finish.")
+    var lockWait: Double = 0
+
+    @Option(help: "Worker threads (default: one per core).")
+    var workers: Int = 0
+
+    func run() throws {
+        let opened = try vault.openVault()
+        var options = BackupOptions()
+        options.tags = tags
+        options.excludes = excludes
+        options.allowEmpty = allowEmpty
+        options.lockWaitSeconds = lockWait
+        options.workers = workers
+        let backup = Backup(vault: opened, options: options, warn: { printError("blockvault: warning: \($0)") })
+        let display = ProgressDisplay(progress: backup.progress, enabled: isatty(2) == 1)
+        display.start()
+        let summary: BackupSummary
+        do {
+            summary = try backup.run(directory: directory)
+        } catch {
+            display.stop()
+            throw error
+        }
+        display.stop()
+        for message in summary.errors where !message.isEmpty { printError("blockvault: error: \(message)") }
+        if vault.json {
+            print(JSON.object([
+                ("snapshot", .string(summary.snapshot.id)), ("files_new", .int(summary.filesNew)),
+                ("files_changed", .int(summary.filesChanged)), ("files_unchanged", .int(summary.filesUnchanged)),
+                ("files_deleted", .int(summary.filesDeleted)), ("dirs", .int(summary.directories)),
+                ("errors", .int(summary.errors.count)), ("bytes_read", .integer(summary.bytesRead)),
+                ("bytes_added", .integer(summary.bytesAdded)), ("seconds", .double((summary.seconds * 1000).rounded() / 1000)),
+            ]).text)
+        } else {
+            print("snapshot \(summary.snapshot.id) of \(summary.snapshot.folderDisplay)\(summary.errors.isEmpty ? "" : " (partial)")")
+            print("files: \(summary.filesNew) new, \(summary.filesChanged) changed, \(summary.filesUnchanged) unchanged, \(summary.filesDeleted) deleted; \(summary.directories) directories")
+            print("read \(Format.bytes(summary.bytesRead)), added \(Format.bytes(summary.bytesAdded)) to the vault in \(String(format: "%.2f", summary.seconds)) s")
+            if !summary.errors.isEmpty { print("\(summary.errors.count) entries could not be read") }
+        }
+        if !summary.errors.isEmpty {
+            throw CommandFailure.message("backup is partial: \(summary.errors.count) entries could not be read", exitCode: 3)
+        }
+    }
+}
+
+/// "Scanning (52%)" on stderr while a backup runs on a terminal, as Syncthing shows it.
+final class ProgressDisplay: @unchecked Sendable {
+    // @unchecked: `running` is only touched under `lock`; `progress` is itself Sendable.
+    private let progress: BackupProgress
+    private let enabled: Bool
+    private let lock = NSLock()
+    private var running = false
+    private let finished = DispatchSemaphore(value: 0)
+    private let started = Date()
+
+    init(progress: BackupProgress, enabled: Bool) {
+        self.progress = progress
+        self.enabled = enabled
+    }
+
+    func start() {
+        guard enabled else { return }
+        lock.withLock { running = true }
+        Thread { [self] in
+            while lock.withLock({ running }) {
+                draw()
+                usleep(250_000)
+            }
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            finished.signal()
+        }.start()
+    }
+
+    func stop() {
+        guard enabled else { return }
+        lock.withLock { running = false }
+        finished.wait()
+    }
+
+    private func draw() {
+        let hashed = progress.bytesHashed.load(ordering: .relaxed)
+        let total = progress.bytesToHash.load(ordering: .relaxed)
+        let percent = total > 0 ? Int(Double(hashed) * 100 / Double(total)) : 0
+        let elapsed = max(Date().timeIntervalSince(started), 0.001)
+        let rate = Double(hashed) / elapsed / 1e6
+        let files = progress.filesSeen.load(ordering: .relaxed)
+        let hashedFiles = progress.filesHashed.load(ordering: .relaxed)
+        let toHash = progress.filesToHash.load(ordering: .relaxed)
+        let walking = progress.walkFinished.load(ordering: .relaxed) ? "" : "+"
+        let line = "Scanning (\(percent)%)  \(files) entries, \(hashedFiles)/\(toHash)\(walking) files hashed, \(Format.bytes(hashed)) at \(String(format: "%.1f", rate)) MB/s, \(Format.bytes(progress.bytesAdded.load(ordering: .relaxed))) added"
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Store
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the entries of a snapshot.")
+
+    @OptionGroup var vault: VaultOptions
+
+    @Argument(help: "A snapshot id, unique prefix, or 'latest'.")
+    var snapshot: String
+
+    @Argument(help: "Only entries at or under this path (relative to the backed-up directory).")
+    var path: String?
+
+    func run() throws {
+        let opened = try vault.openVault()
+        let (folder, found) = try opened.snapshot(snapshot)
+        let entries = try opened.entries(of: found, folder: folder, under: Format.relativePath(path ?? ""))
+        if vault.json {
+            print(JSON.array(entries.map { entry in
+                JSON.object([("path", .string(entry.displayPath)), ("type", .string(entry.type.name)),
+                             ("size", .integer(entry.size)), ("mode", .string(Format.mode(entry.mode))),
+                             ("mtime", .string(Format.time(entry.modificationTime)))])
+            }).text)
+        } else {
+            let output = OutputBuffer()
+            for entry in entries { output.write(entry.displayPath + (entry.type == .directory ? "/" : "") + "\n") }
+            output.flush()
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import Store
+
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restore a snapshot, a subtree or one file.")
+
+    @OptionGroup var vault: VaultOptions
+
+    @Option(help: "The directory to restore into (created if missing).")
+    var target: String
+
+    @Argument(help: "A snapshot id, unique prefix, or 'latest'.")
+    var snapshot: String
+
+    @Option(name: .customLong("include"), help: "Restore only this path and what is under it (repeatable).")
+    var includes: [String] = []
+
+    @Option(help: "Restore the newest snapshot taken at or before this time (RFC 3339, 'YYYY-MM-DD HH:MM', or @UNIXSECONDS).")
+    var at: String?
+
+    @Flag(help: "Replace files that already exist in the target.")
+    var overwrite = false
+
+    func run() throws {
+        let opened = try vault.openVault()
+        let (folder, found) = try opened.snapshot(snapshot, at: try at.map(Format.parseTime))
+        var options = RestoreOptions()
+        options.includes = includes.map(Format.relativePath)
+        options.overwrite = overwrite
+        let summary = try Restorer(vault: opened).restore(snapshot: found, folder: folder, target: target, options: options)
+        for warning in summary.warnings { printError("blockvault: warning: \(warning)") }
+        if vault.json {
+            print(JSON.object([("snapshot", .string(found.id)), ("files", .int(summary.files)), ("dirs", .int(summary.directories)),
+                               ("symlinks", .int(summary.symlinks)), ("bytes", .integer(summary.bytes)),
+                               ("seconds", .double((summary.seconds * 1000).rounded() / 1000))]).text)
+        } else {
+            print("restored snapshot \(found.id) to \(target): \(summary.files) files, \(summary.directories) directories, \(summary.symlinks) symlinks, \(Format.bytes(summary.bytes)) in \(String(format: "%.2f", summary.seconds)) s")
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Chunker
+import Synchronization
+import Testing
+import TestSupport
+@testable import Store
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Packs written by `PackWriter` can be read back alone, and damage to them is detected.
+@Suite struct PackTests {
+    /// Writes `blocks` through a PackWriter with a small target size; returns the sealed packs.
+    static func writePacks(_ blocks: [[UInt8]], storage: LocalPackStorage, targetSize: Int = 64 << 10) throws -> [SealedPack] {
+        let sealed = Mutex<[SealedPack]>([])
+        let writer = PackWriter(kind: .data, storage: storage, targetSize: targetSize) { pack in sealed.withLock { $0.append(pack) } }
+        let encoder = BlockEncoder(level: 3)
+        for block in blocks {
+            try block.withUnsafeBytes { plain in
+                let id = SHA256Hasher().hash(plain)
+                let (stored, encoding) = try encoder.encode(plain, id: id)
+                try writer.append(id: id, stored: stored, rawLength: plain.count, encoding: encoding)
+            }
+        }
+        try writer.flush()
+        return sealed.withLock { $0 }
+    }
+
+    static func sampleBlocks() -> [[UInt8]] {
+        (0..<12).map { index in
+            index % 2 == 0 ? DeterministicData.randomBytes(count: 10_000 + index * 997, seed: UInt64(index))
+                           : DeterministicData.textLikeBytes(count: 20_000 + index * 131, seed: UInt64(index))
+        }
+    }
+
+    @Test func packsRoundTripThroughFooterAndReader() throws {
+        let directory = try TemporaryDirectory()
+        let storage = LocalPackStorage(directory: directory.path)
+        let blocks = PackTests.sampleBlocks()
+        let packs = try PackTests.writePacks(blocks, storage: storage)
+        #expect(packs.count >= 2, "a 64 KiB target must split ~200 KiB of blocks into several packs")
+        #expect(Set(try storage.list()) == Set(packs.map(\.name)))
+        let reader = PackReader(storage: storage)
+        var found = 0
+        for pack in packs {
+            let descriptor = try storage.openForReading(name: pack.name)
+            var status = stat()
+            fstat(descriptor, &status)
+            close(descriptor)
+            #expect(Int(status.st_size) == pack.size)
+            for entry in pack.entries {
+                let plain = Array(try reader.read(BlockLocation(pack: pack.name, entry: entry)))
+                #expect(SHA256Hasher.hash(plain) == entry.id)
+                #expect(blocks.contains(plain))
+                found += 1
+            }
+        }
+        #expect(found == blocks.count)
+        // Text compresses, random data does not: both encodings must appear.
+        let encodings = Set(packs.flatMap(\.entries).map(\.encoding))
+        #expect(encodings == [.raw, .zstd])
+    }
+
+    @Test func footerParsesAloneFromTheFile() throws {
+        let directory = try TemporaryDirectory()
+        try FileSystem.makeDirectories(directory.path + "/v")
+        try Vault.create(at: directory.path + "/v")
+        let vault = try Vault(path: directory.path + "/v")
+        let packs = try PackTests.writePacks(PackTests.sampleBlocks(), storage: vault.storage)
+        for pack in packs {
+            let parsed = try vault.readSealedPack(name: pack.name)
+            #expect(parsed.entries == pack.entries)
+            #expect(parsed.kind == .data)
+        }
+    }
+
+    @Test func flippedBitIsReportedNotReturned() throws {
+        let directory = try TemporaryDirectory()
+        let storage = LocalPackStorage(directory: directory.path)
+        let packs = try PackTests.writePacks([DeterministicData.textLikeBytes(count: 50_000, seed: 9)], storage: storage)
+        let pack = try #require(packs.first)
+        let entry = try #require(pack.entries.first)
+        let path = storage.location(of: pack.name)
+        chmod(path, 0o644)
+        let descriptor = open(path, O_RDWR)
+        var byte: UInt8 = 0
+        pread(descriptor, &byte, 1, off_t(entry.offset + entry.storedLength / 2))
+        byte ^= 0x10
+        pwrite(descriptor, &byte, 1, off_t(entry.offset + entry.storedLength / 2))
+        close(descriptor)
+        let reader = PackReader(storage: storage)
+        #expect(throws: StoreError.self) { _ = try reader.read(BlockLocation(pack: pack.name, entry: entry)) }
+    }
+
+    @Test(arguments: [1, 20, 48, 100])
+    func truncatedPackFailsFooterCheck(cut: Int) throws {
+        let directory = try TemporaryDirectory()
+        try Vault.create(at: directory.path + "/v")
+        let vault = try Vault(path: directory.path + "/v")
+        let packs = try PackTests.writePacks(PackTests.sampleBlocks(), storage: vault.storage, targetSize: 1 << 30)
+        let pack = try #require(packs.first)
+        let path = vault.storage.location(of: pack.name)
+        chmod(path, 0o644)
+        #expect(truncate(path, off_t(pack.size - cut)) == 0)
+        #expect(throws: StoreError.self) { _ = try vault.readSealedPack(name: pack.name) }
+    }
+
+    @Test func decompressionIsBoundedByTheDeclaredSize() throws {
+        let plain = [UInt8](repeating: 7, count: 100_000)
+        let compressor = ZstdCompressor(level: 3)
+        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: ZstdCompressor.bound(plain.count), alignment: 16)
+        defer { output.deallocate() }
+        let length = try #require(plain.withUnsafeBytes { compressor.compress($0, into: output) })
+        let frame = UnsafeRawBufferPointer(rebasing: output[0..<length])
+        let small = UnsafeMutableRawBufferPointer.allocate(byteCount: 1000, alignment: 16)
+        defer { small.deallocate() }
+        // A frame that expands beyond the block's declared size is refused, not written past the buffer.
+        #expect(ZstdDecompressor().decompress(frame, into: small) == false)
+        let exact = UnsafeMutableRawBufferPointer.allocate(byteCount: plain.count, alignment: 16)
+        defer { exact.deallocate() }
+        #expect(ZstdDecompressor().decompress(frame, into: exact))
+        #expect(Array(exact) == plain)
+    }
+}

@@ -1,0 +1,86 @@
+import Chunker
+import Testing
+import TestSupport
+@testable import Store
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct VaultTests {
+    @Test func initRefusesANonEmptyDirectory() throws {
+        let directory = try TemporaryDirectory()
+        try directory.write([1], to: "something")
+        #expect(throws: StoreError.self) { try Vault.create(at: directory.path) }
+    }
+
+    @Test func aSecondWriterIsToldWhoHoldsTheLock() throws {
+        let directory = try TemporaryDirectory()
+        try Vault.create(at: directory.path(for: "v"))
+        let vault = try Vault(path: directory.path(for: "v"))
+        do {
+            let held = try vault.lockForWriting()
+            let error = #expect(throws: StoreError.self) { _ = try vault.lockForWriting(waitSeconds: 0.2) }
+            #expect(error?.description.contains("locked by") == true)
+            #expect(error?.description.contains("pid \(getpid())") == true)
+            withExtendedLifetime(held) {}
+        }
+        _ = try vault.lockForWriting()   // released with its owner
+    }
+
+    /// A pack sealed by a writer that died before recording it is adopted by the next writer, and
+    /// half-written temporary packs are removed.
+    @Test func recoveryAdoptsSealedPacksAndRemovesTemporaryOnes() throws {
+        let directory = try TemporaryDirectory()
+        try Vault.create(at: directory.path(for: "v"))
+        let vault = try Vault(path: directory.path(for: "v"))
+        let packs = try PackTests.writePacks(PackTests.sampleBlocks(), storage: vault.storage)
+        let shard = directory.path(for: "v/packs/ab")
+        mkdir(shard, 0o755)
+        try directory.write([1, 2, 3], to: "v/packs/ab/.deadbeef.pack.tmp")
+        let id = try #require(packs.first?.entries.first?.id)
+        #expect(try vault.catalog.hasBlock(id) == false)
+        #expect(try vault.recoverInterruptedWrites() == packs.count)
+        #expect(try vault.catalog.hasBlock(id))
+        #expect(access(shard + "/.deadbeef.pack.tmp", F_OK) != 0)
+        #expect(try vault.recoverInterruptedWrites() == 0, "recovery is idempotent")
+    }
+
+    @Test func backupAndRestoreInProcess() throws {
+        let directory = try TemporaryDirectory()
+        try directory.makeDirectory("src")
+        try directory.makeDirectory("src/sub")
+        let big = DeterministicData.randomBytes(count: 3 << 20, seed: 5)
+        try directory.write(big, to: "src/sub/big")
+        try directory.write(big, to: "src/copy")
+        try directory.write([], to: "src/empty")
+        try Vault.create(at: directory.path(for: "v"))
+        let vault = try Vault(path: directory.path(for: "v"))
+        let first = try Backup(vault: vault).run(directory: directory.path(for: "src"))
+        #expect(first.filesNew == 3)
+        #expect(first.errors.isEmpty)
+        #expect(first.bytesAdded < Int64(big.count) + 100_000, "identical content is stored once")
+        let second = try Backup(vault: vault).run(directory: directory.path(for: "src"))
+        #expect(second.filesUnchanged == 3)
+        #expect(second.bytesRead == 0, "unchanged files are not read")
+        let (folder, snapshot) = try vault.snapshot(first.snapshot.id)
+        _ = try Restorer(vault: vault).restore(snapshot: snapshot, folder: folder, target: directory.path(for: "out"))
+        #expect(try FileSystem.readFile(directory.path(for: "out/sub/big")) == big)
+        #expect(try FileSystem.readFile(directory.path(for: "out/copy")) == big)
+        #expect(try FileSystem.readFile(directory.path(for: "out/empty")).isEmpty)
+    }
+
+    @Test func anEmptiedDirectoryIsNotRecordedAsDeletedUnlessAsked() throws {
+        let directory = try TemporaryDirectory()
+        try directory.makeDirectory("src")
+        try directory.write([1, 2, 3], to: "src/a")
+        try Vault.create(at: directory.path(for: "v"))
+        let vault = try Vault(path: directory.path(for: "v"))
+        _ = try Backup(vault: vault).run(directory: directory.path(for: "src"))
+        unlink(directory.path(for: "src/a"))
+        #expect(throws: StoreError.self) { _ = try Backup(vault: vault).run(directory: directory.path(for: "src")) }
+        var options = BackupOptions()
+        options.allowEmpty = true
+        let summary = try Backup(vault: vault, options: options).run(directory: directory.path(for: "src"))
+        #expect(summary.filesDeleted == 1)
+    }
+}
