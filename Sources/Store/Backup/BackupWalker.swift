@@ -143,6 +143,7 @@ struct BackupWalker {
         var deletion = version
         deletion.deleted = true
         deletion.blockListHash = nil
+        deletion.blockCount = 0
         deletion.version = version.version.updated(by: shortDevice, nowSeconds: nowSeconds)
         deletion.modifiedBy = shortDevice
         record(PendingVersion(path: version.path, version: deletion, blockList: nil, dependencies: []))

@@ -97,8 +97,12 @@ final class BackupWorker {
             // blocks are one consistent state of the file, not a mix of two.
             guard end == status, Int64(length) == status.size else { continue }
             var version = status.version(path: task.path, after: task.previous, device: shortDevice, nowSeconds: nowSeconds)
-            version.blockListHash = SHA256Hasher.hash(ids)
-            return .stored(PendingVersion(path: task.path, version: version, blockList: ids, dependencies: dependencies),
+            version.blockCount = ids.count / BlockID.byteCount
+            // A single block is its own content identity; only longer lists are stored as lists.
+            version.blockListHash = version.blockCount == 1 ? ids.withUnsafeBytes { BlockID(digest: $0) }
+                                  : version.blockCount > 1 ? SHA256Hasher.hash(ids) : nil
+            let list = version.blockCount > 1 ? ids : nil
+            return .stored(PendingVersion(path: task.path, version: version, blockList: list, dependencies: dependencies),
                            bytesRead: bytesRead)
         }
         return .failed("\(display): changed while being read (\(BackupWorker.attempts) attempts); previous version kept")

@@ -45,7 +45,7 @@ struct MetadataWriter {
             if folderPaths[folderID] == nil { folderPaths[folderID] = try catalog.folderPath(id: folderID) }
             batch.append((folderPaths[folderID]!, version))
             batchSize += 64 + version.path.count
-            if let hash = version.blockListHash, listed.insert(hash).inserted, let ids = try catalog.blockListBytes(hash) {
+            if version.blockCount > 1, let hash = version.blockListHash, listed.insert(hash).inserted, let ids = try catalog.blockListBytes(hash) {
                 lists.append(MetadataRecord.BlockListRecord(hash: hash, size: version.size, ids: ids))
                 batchSize += ids.count + 48
             }

@@ -32,16 +32,16 @@ public final class Catalog {
     CREATE TABLE folders(id INTEGER PRIMARY KEY, path BLOB NOT NULL UNIQUE) STRICT;
     CREATE TABLE devices(id INTEGER PRIMARY KEY, device_id BLOB NOT NULL UNIQUE, short_id INTEGER NOT NULL) STRICT;
     CREATE TABLE names(id INTEGER PRIMARY KEY, folder INTEGER NOT NULL, parent INTEGER NOT NULL,
-                       name BLOB NOT NULL, UNIQUE(folder, name)) STRICT;
+                       hash INTEGER NOT NULL, name BLOB NOT NULL) STRICT;
+    CREATE INDEX names_by_hash ON names(folder, hash);
     CREATE INDEX names_by_parent ON names(folder, parent);
     CREATE TABLE versions(sequence INTEGER PRIMARY KEY, folder INTEGER NOT NULL, name INTEGER NOT NULL,
                           type INTEGER NOT NULL, size INTEGER NOT NULL, mode INTEGER NOT NULL,
                           uid INTEGER NOT NULL, gid INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
                           ctime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, device INTEGER NOT NULL,
                           nlink INTEGER NOT NULL, deleted INTEGER NOT NULL, version BLOB NOT NULL,
-                          blocklist BLOB, link_target BLOB, modified_by INTEGER NOT NULL) STRICT;
+                          blocklist BLOB, blocks INTEGER NOT NULL, link_target BLOB, modified_by INTEGER NOT NULL) STRICT;
     CREATE INDEX versions_by_name ON versions(name, sequence);
-    CREATE TABLE latest(name INTEGER PRIMARY KEY, sequence INTEGER NOT NULL) STRICT;
     CREATE TABLE blocklists(hash BLOB PRIMARY KEY, ids BLOB NOT NULL, size INTEGER NOT NULL) STRICT, WITHOUT ROWID;
     CREATE TABLE packs(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind INTEGER NOT NULL,
                        size INTEGER NOT NULL, blocks INTEGER NOT NULL) STRICT;
@@ -64,6 +64,14 @@ public final class Catalog {
     public func setSetting(_ key: String, _ value: Int64) throws(StoreError) {
         try database.prepare("INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
             .run([.text(key), .integer(value)])
+    }
+
+    // MARK: Devices
+
+    /// Records a device (idempotent); `deviceID` is its full id as hex.
+    public func registerDevice(deviceID: String, shortID: UInt64) throws(StoreError) {
+        try database.prepare("INSERT OR IGNORE INTO devices(device_id, short_id) VALUES(?, ?)")
+            .run([.blob(Array(deviceID.utf8)), .integer(Int64(bitPattern: shortID))])
     }
 
     // MARK: Folders and names
@@ -95,27 +103,33 @@ public final class Catalog {
 
     /// The name's row id (interned per folder), created with `parent` if new.
     public func nameID(folder: Int64, path: [UInt8], parent: Int64) throws(StoreError) -> Int64 {
-        let select = try database.prepare("SELECT id FROM names WHERE folder = ? AND name = ?")
-        try select.bind([.integer(folder), .blob(path)])
-        if try select.step() {
-            let id = select.int64(0)
-            try select.step()
-            return id
-        }
-        try database.prepare("INSERT INTO names(folder, parent, name) VALUES(?, ?, ?)")
-            .run([.integer(folder), .integer(parent), .blob(path)])
+        if let existing = try existingNameID(folder: folder, path: path) { return existing }
+        try database.prepare("INSERT INTO names(folder, parent, hash, name) VALUES(?, ?, ?, ?)")
+            .run([.integer(folder), .integer(parent), .integer(Catalog.pathHash(path)), .blob(path)])
         return database.lastInsertRowID
     }
 
     public func existingNameID(folder: Int64, path: [UInt8]) throws(StoreError) -> Int64? {
-        try database.scalar("SELECT id FROM names WHERE folder = ? AND name = ?", [.integer(folder), .blob(path)])
+        try database.scalar("SELECT id FROM names WHERE folder = ? AND hash = ? AND name = ?",
+                            [.integer(folder), .integer(Catalog.pathHash(path)), .blob(path)])
+    }
+
+    /// Names are looked up by a 64-bit hash of the path (the index then holds 8 bytes a name, not
+    /// the whole path a second time); the query compares the stored path, so collisions are harmless.
+    static func pathHash(_ path: [UInt8]) -> Int64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325   // FNV-1a, 64-bit
+        for byte in path {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return Int64(bitPattern: hash)
     }
 
     // MARK: Versions
 
     static let versionColumns = """
         v.sequence, n.name, v.type, v.size, v.mode, v.uid, v.gid, v.mtime_ns, v.ctime_ns, v.inode, v.device,
-        v.nlink, v.deleted, v.version, v.blocklist, v.link_target, v.modified_by
+        v.nlink, v.deleted, v.version, v.blocklist, v.link_target, v.modified_by, v.blocks
         """
 
     /// Decodes the columns listed in `versionColumns`, starting at `first`.
@@ -137,6 +151,7 @@ public final class Catalog {
         version.blockListHash = row.isNull(first + 14) ? nil : row.blockID(first + 14)
         version.linkTarget = row.isNull(first + 15) ? nil : row.blob(first + 15)
         version.modifiedBy = UInt64(bitPattern: row.int64(first + 16))
+        version.blockCount = row.int(first + 17)
         return version
     }
 
@@ -145,8 +160,8 @@ public final class Catalog {
     public func insertVersion(_ version: FileVersion, folder: Int64, nameID: Int64) throws(StoreError) -> Int64 {
         let insert = try database.prepare("""
             INSERT INTO versions(folder, name, type, size, mode, uid, gid, mtime_ns, ctime_ns, inode, device, nlink,
-                                 deleted, version, blocklist, link_target, modified_by)
-            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                 deleted, version, blocklist, link_target, modified_by, blocks)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try insert.bind(folder, at: 1)
         try insert.bind(nameID, at: 2)
@@ -165,19 +180,18 @@ public final class Catalog {
         if let hash = version.blockListHash { try insert.bind(hash, at: 15) } else { try insert.bindNull(at: 15) }
         if let target = version.linkTarget { try insert.bind(target, at: 16) } else { try insert.bindNull(at: 16) }
         try insert.bind(Int64(bitPattern: version.modifiedBy), at: 17)
+        try insert.bind(version.blockCount, at: 18)
         try insert.step()
-        let sequence = database.lastInsertRowID
-        try database.prepare("INSERT INTO latest(name, sequence) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET sequence = excluded.sequence")
-            .run([.integer(nameID), .integer(sequence)])
-        return sequence
+        return database.lastInsertRowID
     }
 
     /// The latest version (deleted or not) of every name directly under `parent` (0: the root),
     /// keyed by path, with the name's row id: one query per directory.
     public func latestChildren(folder: Int64, parent: Int64) throws(StoreError) -> [[UInt8]: (nameID: Int64, version: FileVersion)] {
         let statement = try database.prepare("""
-            SELECT n.id, \(Catalog.versionColumns) FROM names n JOIN latest l ON l.name = n.id
-            JOIN versions v ON v.sequence = l.sequence WHERE n.folder = ? AND n.parent = ?
+            SELECT n.id, \(Catalog.versionColumns) FROM names n JOIN versions v
+              ON v.sequence = (SELECT max(x.sequence) FROM versions x WHERE x.name = n.id)
+            WHERE n.folder = ? AND n.parent = ?
             """)
         try statement.bind([.integer(folder), .integer(parent)])
         var result: [[UInt8]: (Int64, FileVersion)] = [:]
@@ -204,9 +218,9 @@ public final class Catalog {
     public func history(folder: Int64, path: [UInt8]) throws(StoreError) -> [FileVersion] {
         let statement = try database.prepare("""
             SELECT \(Catalog.versionColumns) FROM names n JOIN versions v ON v.name = n.id
-            WHERE n.folder = ? AND n.name = ? ORDER BY v.sequence
+            WHERE n.folder = ? AND n.hash = ? AND n.name = ? ORDER BY v.sequence
             """)
-        try statement.bind([.integer(folder), .blob(path)])
+        try statement.bind([.integer(folder), .integer(Catalog.pathHash(path)), .blob(path)])
         var result: [FileVersion] = []
         while try statement.step() { result.append(try Catalog.version(from: statement)) }
         return result
@@ -235,6 +249,17 @@ public final class Catalog {
         try statement.bind(ids, at: 2)
         try statement.bind(size, at: 3)
         try statement.step()
+    }
+
+    /// The block IDs of a file version's content, in file order.
+    public func blockIDs(of version: FileVersion) throws(StoreError) -> [BlockID] {
+        guard let hash = version.blockListHash, version.blockCount > 0 else { return [] }
+        if version.blockCount == 1 { return [hash] }
+        let ids = try blockList(hash)
+        guard ids.count == version.blockCount else {
+            throw .corrupt("block list \(hash) has \(ids.count) blocks, the version says \(version.blockCount)")
+        }
+        return ids
     }
 
     /// The block IDs of a block list, in file order.

@@ -6,7 +6,7 @@ import Chunker
 /// Encoding (version 1): a kind byte, then `ByteWriter` fields.
 /// - versions (kind 1): folder count and paths; version count and, per version: folder index,
 ///   sequence, path, type, size, mode, uid, gid, mtime, ctime, inode, device, nlink, deleted,
-///   version vector, block list hash (empty or 32 bytes), link target (flag + bytes), modified-by;
+///   version vector, content hash (empty or 32 bytes), block count, link target (flag + bytes), modified-by;
 ///   then block list count and, per list: hash, size, ids.
 /// - snapshot (kind 2): id, folder path, time, host, tags, sequence, files, bytes, partial, and the
 ///   IDs of the versions records written with it.
@@ -51,6 +51,7 @@ public enum MetadataRecord {
             writer.append(version.deleted ? 1 : 0)
             writer.appendBytes(version.version.encoded)
             writer.appendBytes(version.blockListHash?.bytes ?? [])
+            writer.appendVarint(UInt64(version.blockCount))
             writer.append(version.linkTarget == nil ? 0 : 1)
             writer.appendBytes(version.linkTarget ?? [])
             writer.appendVarint(version.modifiedBy)
@@ -94,6 +95,7 @@ public enum MetadataRecord {
             version.version = try VersionVector(encoded: try reader.byteString())
             let hash = try reader.byteString()
             version.blockListHash = hash.isEmpty ? nil : BlockID(bytes: hash)
+            version.blockCount = Int(try reader.varint())
             let hasTarget = try reader.uint8() != 0
             let target = try reader.byteString()
             version.linkTarget = hasTarget ? target : nil

@@ -42,8 +42,11 @@ public struct FileVersion: Sendable, Hashable {
     public var linkCount: UInt32
     public var deleted: Bool
     public var version: VersionVector
-    /// The hash of the block list (files only).
+    /// The file's content identity (files only): for a file of exactly one block, that block's ID;
+    /// for more, the SHA-256 of the concatenated block IDs, whose list the catalog stores once.
     public var blockListHash: BlockID?
+    /// How many blocks the file has (0 for empty files and non-files).
+    public var blockCount: Int = 0
     /// The target of a symlink, as bytes.
     public var linkTarget: [UInt8]?
     /// Short id of the device that recorded this version.

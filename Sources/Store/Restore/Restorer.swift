@@ -156,8 +156,8 @@ public final class Restorer {
         guard descriptor >= 0 else { throw StoreError.system("cannot create", FileSystem.display(temporary)) }
         do {
             var offset: Int64 = 0
-            if let hash = entry.blockListHash {
-                for id in try vault.catalog.blockList(hash) {
+            do {
+                for id in try vault.catalog.blockIDs(of: entry) {
                     guard let location = try vault.catalog.location(of: id) else {
                         throw StoreError.corrupt("\(display): block \(id) is missing from the vault")
                     }

@@ -32,7 +32,7 @@ public final class Vault {
             if mkdir("\(path)/\(directory)", 0o755) != 0 && errno != EEXIST { throw .system("cannot create directory", "\(path)/\(directory)") }
         }
         let configuration = VaultConfiguration.make(chunker: chunker, receiveOnly: receiveOnly)
-        _ = try Catalog(path: catalogPath(path))
+        try Catalog(path: catalogPath(path)).registerDevice(deviceID: configuration.deviceID, shortID: configuration.shortDeviceID)
         // config.json is written last: its presence is what makes the directory a vault.
         try FileSystem.writeFileAtomically("\(path)/config.json", try configuration.encoded())
         try FileSystem.fsyncDirectory(path)
