@@ -13,7 +13,7 @@ public final class Catalog {
     /// header so a damaged file is reported at open, not half-way through a backup.
     public init(path: String, writable: Bool = true) throws(StoreError) {
         database = try Database(path: path, create: writable, readOnly: false)
-        try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY")
+        try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY")
         let version = try database.scalar("PRAGMA user_version") ?? 0
         if version == 0 && writable {
             try database.execute("BEGIN IMMEDIATE; \(Catalog.schema) COMMIT;")

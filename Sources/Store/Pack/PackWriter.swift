@@ -20,10 +20,16 @@ public final class PackWriter: Sendable {
     private let onSealed: @Sendable (SealedPack) throws -> Void
 
     private struct OpenPack {
-        var bytes: [UInt8] = PackFormat.header
+        var bytes: [UInt8]
         var entries: [PackEntry] = []
+
+        /// Reserves room for a full pack plus one maximum block, so appends never reallocate.
+        init(targetSize: Int) {
+            bytes = PackFormat.header
+            bytes.reserveCapacity(targetSize + PackFormat.maximumBlockSize / 32 + 4096)
+        }
     }
-    private let open = Mutex(OpenPack())
+    private let open: Mutex<OpenPack>
 
     /// `onSealed` is called once per sealed pack, on the thread that sealed it, before `append` or
     /// `flush` returns.
@@ -33,36 +39,37 @@ public final class PackWriter: Sendable {
         self.storage = storage
         self.targetSize = targetSize
         self.onSealed = onSealed
+        open = Mutex(OpenPack(targetSize: targetSize))
     }
 
     /// Adds one block (already compressed, or raw) to the open pack, sealing it when full.
     public func append(id: BlockID, stored: UnsafeRawBufferPointer, rawLength: Int, encoding: PackFormat.Encoding) throws(StoreError) {
-        let full: OpenPack? = open.withLock { pack in
+        var full: OpenPack? = open.withLock { pack in
             pack.entries.append(PackEntry(id: id, offset: pack.bytes.count, storedLength: stored.count,
                                           rawLength: rawLength, encoding: encoding))
             pack.bytes.append(contentsOf: stored)
             guard pack.bytes.count >= targetSize else { return nil }
             let taken = pack
-            pack = OpenPack()
-            pack.bytes.reserveCapacity(targetSize + (1 << 20))
+            pack = OpenPack(targetSize: targetSize)
             return taken
         }
-        if let full { try seal(full) }
+        if full != nil { try seal(&full!) }
     }
 
     /// Seals the open pack if it holds anything.
     public func flush() throws(StoreError) {
-        let taken: OpenPack = open.withLock { pack in
+        var taken: OpenPack = open.withLock { pack in
             let taken = pack
-            pack = OpenPack()
+            pack = OpenPack(targetSize: targetSize)
             return taken
         }
-        if !taken.entries.isEmpty { try seal(taken) }
+        if !taken.entries.isEmpty { try seal(&taken) }
     }
 
-    private func seal(_ pack: OpenPack) throws(StoreError) {
-        var bytes = pack.bytes
-        bytes.append(contentsOf: PackFormat.footer(kind: kind, entries: pack.entries))
+    /// Writes the pack; `inout` so that appending the footer does not copy the pack's bytes.
+    private func seal(_ pack: inout OpenPack) throws(StoreError) {
+        pack.bytes.append(contentsOf: PackFormat.footer(kind: kind, entries: pack.entries))
+        let bytes = pack.bytes
         let name = randomHex(byteCount: 16)
         let failure: StoreError? = bytes.withUnsafeBytes { buffer in
             do throws(StoreError) { try storage.write(name: name, contents: buffer) } catch { return error }
