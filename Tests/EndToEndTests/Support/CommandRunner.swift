@@ -115,13 +115,6 @@ enum Blockvault {
         return ProcessInfo.processInfo.environment["BLOCKVAULT_BINARY"] ?? built
     }()
 
-    /// Where captured output goes while a command runs.
-    private static let outputDirectory: String = {
-        let path = NSTemporaryDirectory() + "blockvault-e2e-output-\(getpid())"
-        mkdir(path, 0o755)
-        return path
-    }()
-
     /// The environment commands run with: this process's, without `BLOCKVAULT_REPO` (tests say which
     /// vault they mean), plus `extra`.
     static func environment(_ extra: [String: String]) -> [String: String] {
@@ -141,14 +134,15 @@ enum Blockvault {
         process.executableURL = URL(fileURLWithPath: commandLine[0])
         process.arguments = Array(commandLine.dropFirst())
         process.environment = environment(extra)
-        let name = UUID().uuidString
-        let stdoutPath = "\(outputDirectory)/\(name).out"
-        let stderrPath = "\(outputDirectory)/\(name).err"
+        // Output goes to files (removed once read), so a chatty command never blocks on a full pipe.
+        let name = "/tmp/blockvault-e2e-output-\(UUID().uuidString)"
+        let stdoutPath = name + ".out"
+        let stderrPath = name + ".err"
         guard FileManager.default.createFile(atPath: stdoutPath, contents: nil),
               FileManager.default.createFile(atPath: stderrPath, contents: nil),
               let stdout = FileHandle(forWritingAtPath: stdoutPath),
               let stderr = FileHandle(forWritingAtPath: stderrPath) else {
-            throw TestFailure("cannot create output files in \(outputDirectory)")
+            throw TestFailure("cannot create \(stdoutPath) or \(stderrPath)")
         }
         defer {
             try? stdout.close()
