@@ -215,7 +215,10 @@ enum Files {
 /// Reproducible pseudo-random bytes (SplitMix64), so a failing test sees the same data again.
 enum DeterministicData {
     static func bytes(count: Int, seed: UInt64) -> [UInt8] {
-        var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 0x2545_F491_4F6C_DD1D
+        // Start from a mixed seed: with `state = seed` itself, seed n + 1 would give seed n's stream
+        // shifted by one word, and content-defined chunking would deduplicate the two.
+        var mixer = seed
+        var state = next(&mixer)
         var result = [UInt8](repeating: 0, count: count)
         result.withUnsafeMutableBytes { raw in
             let words = raw.count / 8
@@ -234,7 +237,8 @@ enum DeterministicData {
 
     /// Lines of readable text, different for each seed.
     static func text(lines: Int, seed: UInt64) -> String {
-        var state = seed
+        var mixer = seed
+        var state = next(&mixer)
         let words = ["vault", "block", "pack", "snapshot", "restore", "chunk", "hash", "catalog", "version", "tree"]
         return (0..<lines).map { line in
             let count = Int(next(&state) % 8) + 3

@@ -4,7 +4,8 @@ import Glibc
 #endif
 
 /// A fresh directory under /tmp for one test. Call `remove()` (in a `defer`) when done; it removes
-/// everything, including entries without permissions and names that are not UTF-8.
+/// everything, including entries without permissions and names that are not UTF-8, unless the
+/// environment sets `BLOCKVAULT_E2E_KEEP=1` (to look at a failed test's trees and vaults).
 final class ScratchDirectory {
     let path: String
 
@@ -19,7 +20,7 @@ final class ScratchDirectory {
     func child(_ name: String) -> String { "\(path)/\(name)" }
 
     func remove() {
-        guard path.hasPrefix("/tmp/blockvault-e2e-") else { return }
+        guard path.hasPrefix("/tmp/blockvault-e2e-"), ProcessInfo.processInfo.environment["BLOCKVAULT_E2E_KEEP"] != "1" else { return }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/rm")
         process.arguments = ["-rf", "--one-file-system", path]
