@@ -116,5 +116,26 @@ extension EndToEndTests {
             let problems = try Tree.differences(expected: fixture.source, actual: target)
             #expect(problems.isEmpty, "\(problems)")
         }
+
+        @Test("a backup of a directory that has suddenly emptied is refused unless --allow-empty")
+        func emptiedDirectoryIsRefused() throws {
+            let fixture = try Fixture("emptied")
+            defer { fixture.scratch.remove() }
+            try Files.removeTree(fixture.source)
+            try Files.makeDirectory(fixture.source)
+
+            let refused = try fixture.vault.run("backup", [fixture.source])
+            Self.expectOneErrorLine(refused)
+            #expect(try fixture.vault.snapshots().map(\.id) == [fixture.snapshot], "no snapshot may record everything as deleted")
+            let target = fixture.scratch.child("target")
+            try fixture.vault.restore("latest", to: target)
+            #expect(try Files.read(target + "/file.txt") == Array("from the vault\n".utf8))
+
+            let allowed = try fixture.vault.backup(fixture.source, ["--allow-empty"])
+            #expect(allowed.filesDeleted == 2)
+            let empty = fixture.scratch.child("empty")
+            try fixture.vault.restore(allowed.snapshot, to: empty)
+            #expect(try Tree.entries(of: empty).isEmpty)
+        }
     }
 }

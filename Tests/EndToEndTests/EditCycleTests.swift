@@ -53,7 +53,32 @@ extension EndToEndTests {
                 try vault.restore(snapshot.id, to: target)
                 let problems = try Tree.differences(expected: snapshot.copy, actual: target)
                 #expect(problems.isEmpty, "snapshot \(number + 1) (\(snapshot.id)): \(problems.joined(separator: "\n"))")
+
+                // What `snapshots` and `ls` say about the snapshot matches the tree too.
+                let entries = try Tree.entries(of: snapshot.copy)
+                let files = entries.values.filter { $0.type == .file }
+                #expect(listed[number].files == Int64(files.count), "snapshot \(number + 1)")
+                #expect(listed[number].bytes == files.reduce(0) { $0 + $1.size }, "snapshot \(number + 1)")
+                let typeNames: [TreeEntry.Kind: String] = [.file: "file", .directory: "dir", .symlink: "symlink", .fifo: "fifo"]
+                let expectedListing = entries.map { path, entry in
+                    ListedEntry(path: String(decoding: path, as: UTF8.self), type: typeNames[entry.type] ?? "other",
+                                size: entry.type == .directory ? 0 : entry.size, mode: Self.octal(entry.permissions))
+                }.sorted { $0.path < $1.path }
+                let listing = try vault.list(snapshot.id).map { ListedEntry(path: $0.path, type: $0.type, size: $0.size, mode: $0.mode) }
+                #expect(listing.sorted { $0.path < $1.path } == expectedListing, "ls of snapshot \(number + 1)")
             }
+        }
+
+        struct ListedEntry: Equatable {
+            var path: String
+            var type: String
+            var size: Int64
+            var mode: String
+        }
+
+        static func octal(_ mode: UInt32) -> String {
+            let digits = String(mode, radix: 8)
+            return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
         }
 
         /// Nested directories, an empty one, text and binary files of varied sizes (one of several MiB),
