@@ -10,12 +10,14 @@ extension EndToEndTests {
         static let invalidUTF8Name: [UInt8] = [0x66, 0xFF, 0x2E, 0x74]
         static let mebibyte = 1 << 20
 
-        @Test("every snapshot of a tree edited between backups restores exactly")
-        func everySnapshotRestoresExactly() throws {
+        @Test("every snapshot of a tree edited between backups restores exactly", arguments: ["fastcdc", "fixed"])
+        func everySnapshotRestoresExactly(chunker: String) throws {
             let scratch = try ScratchDirectory("edit-cycle")
             defer { scratch.remove() }
             let source = scratch.child("source")
-            let vault = try TestVault.create(at: scratch.child("vault"))
+            let vault = TestVault(path: scratch.child("vault"))
+            let created = try vault.expectSuccess(vault.run("init", ["--json", "--chunker", chunker]))
+            #expect(try created.decode([String: JSONValue].self)["chunker"] == .string(chunker))
             var taken: [(id: String, copy: String)] = []
             func backUp() throws -> BackupReport {
                 let report = try vault.backup(source)
