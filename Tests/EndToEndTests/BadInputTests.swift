@@ -137,5 +137,30 @@ extension EndToEndTests {
             try fixture.vault.restore(allowed.snapshot, to: empty)
             #expect(try Tree.entries(of: empty).isEmpty)
         }
+
+        /// A symlink already in the target where the snapshot has a directory must not lead the restore
+        /// outside the target: it either fails or replaces the link, but writes nothing through it.
+        @Test("restore never writes outside the target through a symlink that is already in it", arguments: [false, true])
+        func restoreDoesNotFollowSymlinksInTarget(overwrite: Bool) throws {
+            let fixture = try Fixture("target-symlink")
+            defer { fixture.scratch.remove() }
+            let outside = fixture.scratch.child("outside")
+            try Files.makeDirectory(outside, mode: 0o711)
+            let outsideBefore = try Files.status(outside)
+            let target = fixture.scratch.child("target")
+            try Files.makeDirectory(target)
+            try Files.symlink(target + "/sub", to: outside)
+
+            let result = try fixture.vault.run("restore", ["--target", target] + (overwrite ? ["--overwrite"] : []) + [fixture.snapshot])
+            let written = try Tree.entries(of: outside).keys.map(Files.display)
+            #expect(written.isEmpty, "restore wrote \(written) outside the target: \(result)")
+            let outsideAfter = try Files.status(outside)
+            #expect(outsideAfter.st_mode == outsideBefore.st_mode, "restore changed the mode of a directory outside the target")
+            #expect(outsideAfter.st_mtim.tv_sec == outsideBefore.st_mtim.tv_sec && outsideAfter.st_mtim.tv_nsec == outsideBefore.st_mtim.tv_nsec)
+            if result.succeeded {
+                let problems = try Tree.differences(expected: fixture.source, actual: target)
+                #expect(problems.isEmpty, "a successful restore must have replaced the link: \(problems)")
+            }
+        }
     }
 }

@@ -52,7 +52,7 @@ extension EndToEndTests {
             #expect(listed.allSatisfy { !$0.partial })
             for (number, snapshot) in taken.enumerated() {
                 let target = scratch.child("restored-\(number + 1)")
-                try vault.restore(snapshot.id, to: target)
+                let restored = try vault.restore(snapshot.id, to: target)
                 let problems = try Tree.differences(expected: snapshot.copy, actual: target)
                 #expect(problems.isEmpty, "snapshot \(number + 1) (\(snapshot.id)): \(problems.joined(separator: "\n"))")
 
@@ -61,6 +61,8 @@ extension EndToEndTests {
                 let files = entries.values.filter { $0.type == .file }
                 #expect(listed[number].files == Int64(files.count), "snapshot \(number + 1)")
                 #expect(listed[number].bytes == files.reduce(0) { $0 + $1.size }, "snapshot \(number + 1)")
+                #expect(restored.files == files.count, "restore --json of snapshot \(number + 1)")
+                #expect(restored.dirs == entries.values.filter { $0.type == .directory }.count, "restore --json of snapshot \(number + 1)")
                 let typeNames: [TreeEntry.Kind: String] = [.file: "file", .directory: "dir", .symlink: "symlink", .fifo: "fifo"]
                 let expectedListing = entries.map { path, entry in
                     ListedEntry(path: String(decoding: path, as: UTF8.self), type: typeNames[entry.type] ?? "other",
