@@ -169,8 +169,9 @@ extension EndToEndTests {
                 let restored = try result.decode(RestoreReport.self).snapshot
                 if restored != snapshot.id {
                     wrong.append("--at \(snapshot.time) restored \(restored ?? "?") instead of \(snapshot.id) (snapshot \(index + 1))")
+                } else {
+                    #expect(try Files.read(scratch.child("restored-\(index)/counter.txt")) == Array("\(index)\n".utf8))
                 }
-                #expect(try Files.read(scratch.child("restored-\(index)/counter.txt")) == Array("\(index)\n".utf8))
             }
             #expect(wrong.isEmpty, "\(wrong.joined(separator: "\n"))")
         }
