@@ -53,7 +53,8 @@ extension EndToEndTests {
         enum Mistake: String, CaseIterable, CustomTestStringConvertible {
             case backupOfMissingDirectory, backupOfAFile, openMissingVault, openDirectoryThatIsNotAVault
             case initOnNonEmptyDirectory, initOnExistingVault
-            case restoreUnknownSnapshot, restoreNonHexSnapshot, restoreMissingPath, diffUnknownSnapshot
+            case restoreUnknownSnapshot, restoreNonHexSnapshot, restoreMissingPath, restoreIntoAFile, restoreAtUnreadableTime
+            case diffUnknownSnapshot
 
             var testDescription: String { rawValue }
         }
@@ -88,6 +89,11 @@ extension EndToEndTests {
                 result = try vault.run("restore", ["--target", target, "not-a-snapshot"])
             case .restoreMissingPath:
                 result = try vault.run("restore", ["--target", target, "--include", "no/such/path", fixture.snapshot])
+            case .restoreIntoAFile:
+                result = try vault.run("restore", ["--target", fixture.source + "/file.txt", fixture.snapshot])
+                #expect(try Files.read(fixture.source + "/file.txt") == Array("from the vault\n".utf8))
+            case .restoreAtUnreadableTime:
+                result = try vault.run("restore", ["--target", target, "--at", "yesterday", "latest"])
             case .diffUnknownSnapshot:
                 result = try vault.run("diff", [fixture.snapshot, "ffffeeeeddddcccc"])
             }

@@ -119,6 +119,14 @@ extension EndToEndTests {
             let day = ISO8601DateFormatter()
             day.formatOptions = [.withFullDate]
             cases.append((day.string(from: times[2].addingTimeInterval(2 * 86_400)), 2))
+            // `YYYY-MM-DD HH:MM[:SS]` in UTC, a few seconds and a minute or two after the last one.
+            let plain = DateFormatter()
+            plain.locale = Locale(identifier: "en_US_POSIX")
+            plain.timeZone = TimeZone(identifier: "UTC")
+            plain.dateFormat = "yyyy-MM-dd HH:mm:ss"
+            cases.append((plain.string(from: times[2].addingTimeInterval(2)), 2))
+            plain.dateFormat = "yyyy-MM-dd HH:mm"
+            cases.append((plain.string(from: times[2].addingTimeInterval(120)), 2))
 
             for (number, (at, expected)) in cases.enumerated() {
                 let target = history.scratch.child("at-\(number)")
