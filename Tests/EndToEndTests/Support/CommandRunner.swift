@@ -61,9 +61,6 @@ final class RunningCommand {
         self.started = started
     }
 
-    var processIdentifier: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
-
     /// Sends SIGKILL (the process cannot clean up).
     func killHard() { _ = kill(process.processIdentifier, SIGKILL) }
 

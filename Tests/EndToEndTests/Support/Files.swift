@@ -126,15 +126,6 @@ enum Files {
         try setMode(path, mode)
     }
 
-    /// Creates `path` and missing parents (mode 0755).
-    static func makeDirectories(_ path: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw TestFailure("cannot create directory \(path): \(error)")
-        }
-    }
-
     static func symlink(_ path: String, to target: String) throws {
         guard Glibc.symlink(target, path) == 0 else { throw FileSystemError("cannot create symlink", path) }
     }
@@ -244,11 +235,6 @@ enum DeterministicData {
             let count = Int(next(&state) % 8) + 3
             return "\(line): " + (0..<count).map { _ in words[Int(next(&state) % UInt64(words.count))] }.joined(separator: " ")
         }.joined(separator: "\n") + "\n"
-    }
-
-    /// A number in `range`, advancing `state`.
-    static func number(in range: ClosedRange<Int>, state: inout UInt64) -> Int {
-        range.lowerBound + Int(next(&state) % UInt64(range.upperBound - range.lowerBound + 1))
     }
 
     static func next(_ state: inout UInt64) -> UInt64 {

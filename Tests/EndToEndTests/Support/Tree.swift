@@ -14,7 +14,6 @@ struct TreeEntry {
     var linkTarget: [UInt8]?
     var device: UInt64
     var inode: UInt64
-    var allocatedBytes: Int64
 
     init(_ status: stat, linkTarget: [UInt8]?) {
         switch status.st_mode & S_IFMT {
@@ -30,7 +29,6 @@ struct TreeEntry {
         self.linkTarget = linkTarget
         device = UInt64(status.st_dev)
         inode = UInt64(status.st_ino)
-        allocatedBytes = Int64(status.st_blocks) * 512
     }
 }
 
