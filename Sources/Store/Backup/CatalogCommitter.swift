@@ -16,10 +16,12 @@ enum CommitEvent: Sendable {
     case version(PendingVersion)
 }
 
-/// The only writer of the catalog during a backup, on its own thread. Sealed packs are recorded at
-/// once (so a killed backup's blocks are reused by the next one); a file version is recorded only
-/// after every block it needs is in a recorded pack — the write order that makes a crash safe.
-/// Work is committed in batched transactions.
+/// The only writer of the catalog during a backup, on its own thread. Sealed packs are recorded in
+/// the next batch (about every half second), without waiting for the files that use them; a pack
+/// sealed but not yet recorded when the process dies is adopted by the next backup
+/// (`Vault.recoverInterruptedWrites`), so its blocks are reused either way. A file version is
+/// recorded only after every block it needs is in a recorded pack — the write order that makes a
+/// crash safe.
 final class CatalogCommitter: @unchecked Sendable {
     // @unchecked: `catalog`, `waiting`, `durable` and `directoryIDs` are touched only by the
     // committer thread between `start()` and `finish()`; `failure` is guarded by `failureLock`.

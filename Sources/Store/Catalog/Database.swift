@@ -89,6 +89,9 @@ public final class Database {
     /// The single integer a query returns (nil when it returns no row or NULL).
     public func scalar(_ sql: String, _ bindings: [SQLValue] = []) throws(StoreError) -> Int64? {
         let statement = try prepare(sql)
+        // A statement left on a row keeps its read transaction open, which makes a later
+        // BEGIN IMMEDIATE fail at once with SQLITE_BUSY once another connection has written.
+        defer { statement.reset() }
         try statement.bind(bindings)
         guard try statement.step() else { return nil }
         return statement.isNull(0) ? nil : statement.int64(0)

@@ -42,19 +42,24 @@ public final class Restorer {
         var summary = RestoreSummary()
         try FileSystem.makeDirectories(target)
         let targetBytes = Array(target.utf8)
+        verified = [[]]
         var directories: [FileVersion] = []
         var hardLinks: [HardLinkKey: [UInt8]] = [:]
         var matched = Set<[UInt8]>()
+        // Directories get their recorded mode and times even when the restore stops half-way.
+        defer {
+            for directory in directories.reversed() {
+                applyMetadata(directory, to: targetBytes + [UInt8(ascii: "/")] + directory.path)
+            }
+        }
         try vault.catalog.forEachEntry(folder: folder, asOf: snapshot.sequence) { entry in
             guard let include = selected(entry.path, options.includes) else { return }
             matched.insert(include)
             let destination = targetBytes + [UInt8(ascii: "/")] + entry.path
-            try makeParents(of: entry.path, under: targetBytes)
+            try makeParents(of: entry.path, under: targetBytes, overwrite: options.overwrite)
             switch entry.type {
             case .directory:
-                if FileSystem.withCString(destination, { mkdir($0, 0o700) }) != 0 && errno != EEXIST {
-                    throw StoreError.system("cannot create directory", FileSystem.display(destination))
-                }
+                try ensureDirectory(entry.path, under: targetBytes, overwrite: options.overwrite)
                 directories.append(entry)
                 summary.directories += 1
             case .file:
@@ -91,9 +96,6 @@ public final class Restorer {
         for include in options.includes where !matched.contains(include) {
             throw StoreError.invalidArgument("\(FileSystem.display(include)) is not in snapshot \(snapshot.id)")
         }
-        for directory in directories.reversed() {
-            applyMetadata(directory, to: targetBytes + [UInt8(ascii: "/")] + directory.path)
-        }
         summary.seconds = FileSystem.monotonicSeconds() - started
         return summary
     }
@@ -111,22 +113,53 @@ public final class Restorer {
         }
     }
 
-    /// Creates missing parents of `path` (when restoring a subtree, its ancestors were not restored).
-    private func makeParents(of path: [UInt8], under target: [UInt8]) throws {
+    /// Relative paths of directories in the target known to be real directories (not symlinks)
+    /// during this restore; `[]` is the target itself.
+    private var verified: Set<[UInt8]> = [[]]
+
+    /// Makes sure every ancestor of `path` in the target is a real directory, creating missing ones
+    /// (when restoring a subtree, its ancestors were not restored). Nothing is ever written through a
+    /// symlink that already sits in the target.
+    private func makeParents(of path: [UInt8], under target: [UInt8], overwrite: Bool) throws {
         guard let slash = path.lastIndex(of: UInt8(ascii: "/")) else { return }
-        let parent = target + [UInt8(ascii: "/")] + path[..<slash]
-        if FileSystem.lstat(parent) != nil { return }
-        try FileSystem.makeDirectories(parent)
+        let parent = Array(path[..<slash])
+        if verified.contains(parent) { return }
+        try makeParents(of: parent, under: target, overwrite: overwrite)
+        try ensureDirectory(parent, under: target, overwrite: overwrite)
+    }
+
+    /// Creates the directory `path` in the target, or checks that what is there is a directory; a
+    /// file or symlink in the way is an error, or replaced when `overwrite`. Its parent is verified.
+    private func ensureDirectory(_ path: [UInt8], under target: [UInt8], overwrite: Bool) throws {
+        let full = target + [UInt8(ascii: "/")] + path
+        let display = FileSystem.display(full)
+        if let existing = FileSystem.lstat(full) {
+            if existing.st_mode & S_IFMT == S_IFDIR {
+                verified.insert(path)
+                return
+            }
+            guard overwrite else {
+                throw StoreError.invalidArgument("\(display) exists and is not a directory; pass --overwrite to replace it")
+            }
+            guard FileSystem.withCString(full, { unlink($0) }) == 0 else { throw StoreError.system("cannot replace", display) }
+        }
+        guard FileSystem.withCString(full, { mkdir($0, 0o700) }) == 0 else {
+            throw StoreError.system("cannot create directory", display)
+        }
+        verified.insert(path)
     }
 
     static func timeSpec(_ nanoseconds: Int64) -> timespec {
         Glibc.timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
     }
 
-    /// `.blockvault.<name>.tmp` beside `path`.
+    /// `.blockvault.<name>.tmp` beside `path`; for a name too long to take the additions (the
+    /// limit is 255 bytes), `.blockvault.<first 16 hex digits of its SHA-256>.tmp`.
     private func temporaryPath(for path: [UInt8]) -> [UInt8] {
         let slash = path.lastIndex(of: UInt8(ascii: "/"))!
-        return Array(path[...slash]) + Array(".blockvault.".utf8) + path[(slash + 1)...] + Array(".tmp".utf8)
+        let name = Array(path[(slash + 1)...])
+        let middle = name.count + 16 <= 255 ? name : Array(SHA256Hasher.hash(name).hex.prefix(16).utf8)
+        return Array(path[...slash]) + Array(".blockvault.".utf8) + middle + Array(".tmp".utf8)
     }
 
     /// Makes an entry under a temporary name with `create`, then renames it over `destination`,

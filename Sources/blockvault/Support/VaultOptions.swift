@@ -36,16 +36,36 @@ enum Format {
     }
 
     /// Parses `--at`: RFC 3339, `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]` (UTC), or `@UNIXSECONDS`.
+    ///
+    /// A time means the whole of its last unit: `10:00` is up to 10:00:59.999999999 and a time printed
+    /// by `snapshots` (milliseconds) includes the snapshot taken within that millisecond. A bare date
+    /// means its midnight.
     static func parseTime(_ text: String) throws -> Int64 {
-        if text.hasPrefix("@"), let seconds = Double(text.dropFirst()) { return Int64(seconds * 1e9) }
+        if text.hasPrefix("@"), let seconds = Double(text.dropFirst()) {
+            let whole = text.contains(".") ? 0 : 999_999_999
+            return Int64((seconds * 1e9).rounded()) + Int64(whole)
+        }
         let plain = ISO8601DateFormatter()
-        for candidate in [text, text + "T00:00:00Z", text.replacingOccurrences(of: " ", with: "T") + "Z",
-                          text.replacingOccurrences(of: " ", with: "T") + ":00Z"] {
+        let spaced = text.replacingOccurrences(of: " ", with: "T")
+        let candidates: [(String, Int64)] = [
+            (text, Format.unitRemainder(text)), (text + "T00:00:00Z", 0),
+            (spaced + "Z", Format.unitRemainder(spaced)), (spaced + ":00Z", 59_999_999_999),
+        ]
+        for (candidate, remainder) in candidates {
             if let date = formatter.date(from: candidate) ?? plain.date(from: candidate) {
-                return Int64((date.timeIntervalSince1970 * 1e9).rounded())
+                return Int64((date.timeIntervalSince1970 * 1000).rounded()) * 1_000_000 + remainder
             }
         }
         throw CommandFailure.message("cannot read time '\(text)'; use 2026-11-21T10:00:00Z, '2026-11-21 10:00' or @UNIXSECONDS", exitCode: 2)
+    }
+
+    /// Nanoseconds to add to the start of a written time to reach the end of its last unit.
+    static func unitRemainder(_ text: String) -> Int64 {
+        guard let dot = text.firstIndex(of: ".") else { return 999_999_999 }
+        let digits = text[text.index(after: dot)...].prefix { $0.isNumber }.count
+        var unit: Int64 = 1_000_000_000
+        for _ in 0..<min(digits, 9) { unit /= 10 }
+        return unit - 1
     }
 
     static func bytes(_ count: Int64) -> String {
