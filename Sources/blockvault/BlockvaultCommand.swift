@@ -28,6 +28,11 @@ struct BlockvaultCommand: ParsableCommand {
             printError("blockvault: \(error.description)")
             Foundation.exit(1)
         } catch {
+            // Usage mistakes exit with 2 (as docs/CLI.md says); --help and --version still exit 0.
+            if exitCode(for: error) == .validationFailure {
+                printError(fullMessage(for: error))
+                Foundation.exit(2)
+            }
             exit(withError: error)
         }
     }
