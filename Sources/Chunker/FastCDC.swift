@@ -30,44 +30,23 @@ public struct FastCDC: CutPointFinder {
         let available = bytes.count
         if available <= minimumSize { return available }
         let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let gear = GearTable.entries
         var fingerprint: UInt64 = 0
         var index = minimumSize
-        if let cut = FastCDC.scan(base, from: &index, to: min(normalSize, available), mask: smallMask, fingerprint: &fingerprint) {
-            return cut
+        let normalEnd = min(normalSize, available)
+        let smallMask = self.smallMask
+        while index < normalEnd {
+            fingerprint = (fingerprint &<< 1) &+ gear[Int(base[index])]
+            index &+= 1
+            if fingerprint & smallMask == 0 { return index }
         }
         let maximumEnd = min(maximumBlockSize, available)
-        return FastCDC.scan(base, from: &index, to: maximumEnd, mask: largeMask, fingerprint: &fingerprint) ?? maximumEnd
-    }
-
-    /// Rolls the Gear hash over `base[index..<end]` and returns the length of the block ending at the
-    /// first position whose fingerprint has no bit of `mask` set, or nil (then `index == end`).
-    ///
-    /// Two bytes a step: `fp2 = 4·fp + (2·g0 + g1)` equals `2·(2·fp + g0) + g1`, but its dependency on
-    /// the previous fingerprint is one shift-and-add instead of two, which halves the critical path.
-    /// Both intermediate fingerprints are still tested, so cut points are exactly those of the
-    /// one-byte recurrence (the golden vectors pin this).
-    @inline(__always)
-    static func scan(_ base: UnsafePointer<UInt8>, from index: inout Int, to end: Int, mask: UInt64,
-                     fingerprint: inout UInt64) -> Int? {
-        let gear = GearTable.entries
-        var position = index
-        var hash = fingerprint
-        while position + 1 < end {
-            let first = gear[Int(base[position])]
-            let second = gear[Int(base[position + 1])]
-            let single = (hash &<< 1) &+ first
-            hash = (hash &<< 2) &+ ((first &<< 1) &+ second)
-            if single & mask == 0 { index = position + 1; return position + 1 }
-            if hash & mask == 0 { index = position + 2; return position + 2 }
-            position &+= 2
+        let largeMask = self.largeMask
+        while index < maximumEnd {
+            fingerprint = (fingerprint &<< 1) &+ gear[Int(base[index])]
+            index &+= 1
+            if fingerprint & largeMask == 0 { return index }
         }
-        if position < end {
-            hash = (hash &<< 1) &+ gear[Int(base[position])]
-            position += 1
-            if hash & mask == 0 { index = position; return position }
-        }
-        index = position
-        fingerprint = hash
-        return nil
+        return maximumEnd
     }
 }

@@ -33,25 +33,10 @@ public struct LocalPackStorage: PackStorage {
         } else if errno != EEXIST {
             throw .system("cannot create directory", shard)
         }
-        let final = location(of: name)
         let temporary = "\(shard)/.\(name).pack.tmp"
-        let descriptor = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o444)
-        guard descriptor >= 0 else { throw .system("cannot create", temporary) }
-        do {
-            try FileSystem.writeAll(descriptor, contents, path: temporary)
-            try FileSystem.fsyncOrThrow(descriptor, path: temporary)
+        try FileSystem.writeDurably(contents, to: location(of: name), temporary: temporary, mode: 0o444) { descriptor throws(StoreError) in
             try verify(descriptor, against: contents, path: temporary)
-        } catch {
-            close(descriptor)
-            unlink(temporary)
-            throw error
         }
-        close(descriptor)
-        guard rename(temporary, final) == 0 else {
-            unlink(temporary)
-            throw .system("cannot rename pack into", final)
-        }
-        try FileSystem.fsyncDirectory(shard)
     }
 
     /// Reads the written file back and compares it with what was meant to be written.
@@ -84,14 +69,28 @@ public struct LocalPackStorage: PackStorage {
 
     public func list() throws(StoreError) -> [String] {
         var names: [String] = []
+        try forEachFile { _, file in
+            if file.hasSuffix(".pack") && !file.hasPrefix(".") { names.append(String(file.dropLast(5))) }
+        }
+        return names
+    }
+
+    /// Deletes temporary files of packs whose writing never finished. Only safe while no writer runs
+    /// (under the vault's write lock).
+    func removeTemporaryFiles() throws(StoreError) {
+        try forEachFile { shard, file in
+            if file.hasPrefix(".") && file.hasSuffix(".pack.tmp") { unlink(shard + "/" + file) }
+        }
+    }
+
+    /// Calls `body` with (shard directory, file name) for every file in every shard.
+    private func forEachFile(_ body: (String, String) -> Void) throws(StoreError) {
         for shard in try FileSystem.listDirectory(Array(directory.utf8)) where shard.count == 2 {
             let shardPath = directory + "/" + String(decoding: shard, as: UTF8.self)
             for file in try FileSystem.listDirectory(Array(shardPath.utf8)) {
-                let text = String(decoding: file, as: UTF8.self)
-                if text.hasSuffix(".pack") && !text.hasPrefix(".") { names.append(String(text.dropLast(5))) }
+                body(shardPath, String(decoding: file, as: UTF8.self))
             }
         }
-        return names
     }
 
     public func remove(name: String) throws(StoreError) {

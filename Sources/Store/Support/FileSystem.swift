@@ -135,31 +135,38 @@ enum FileSystem {
         }
     }
 
-    /// Writes a small file so that readers see the old or the new contents, never a mix:
-    /// temporary name, fsync, rename, directory fsync.
-    static func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws(StoreError) {
-        let directory = parent(of: path)
-        let temporary = directory + "/.tmp-" + String(getpid()) + "-" + (path.split(separator: "/").last.map(String.init) ?? "file")
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    /// Writes `contents` to `final` so that readers see the old or the new file, never a mix, and
+    /// the new one survives a crash: temporary name, fsync, `check` (e.g. read back and compare),
+    /// rename, directory fsync. On any failure the temporary file is removed.
+    static func writeDurably(_ contents: UnsafeRawBufferPointer, to final: String, temporary: String, mode: mode_t = 0o644,
+                             check: (Int32) throws(StoreError) -> Void = { _ throws(StoreError) in }) throws(StoreError) {
+        let descriptor = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard descriptor >= 0 else { throw .system("cannot create", temporary) }
         do throws(StoreError) {
-            var failure: StoreError?
-            bytes.withUnsafeBytes { buffer in
-                do throws(StoreError) { try writeAll(descriptor, buffer, path: temporary) } catch { failure = error }
-            }
-            if let failure { throw failure }
+            try writeAll(descriptor, contents, path: temporary)
             try fsyncOrThrow(descriptor, path: temporary)
+            try check(descriptor)
         } catch {
             close(descriptor)
             unlink(temporary)
             throw error
         }
         close(descriptor)
-        guard rename(temporary, path) == 0 else {
+        guard rename(temporary, final) == 0 else {
             unlink(temporary)
-            throw .system("cannot rename into", path)
+            throw .system("cannot rename into", final)
         }
-        try fsyncDirectory(directory)
+        try fsyncDirectory(parent(of: final))
+    }
+
+    /// `writeDurably` for a small file given as bytes.
+    static func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws(StoreError) {
+        let temporary = parent(of: path) + "/.tmp-" + String(getpid()) + "-" + (path.split(separator: "/").last.map(String.init) ?? "file")
+        var failure: StoreError?
+        bytes.withUnsafeBytes { buffer in
+            do throws(StoreError) { try writeDurably(buffer, to: path, temporary: temporary) } catch { failure = error }
+        }
+        if let failure { throw failure }
     }
 
     static func parent(of path: String) -> String {

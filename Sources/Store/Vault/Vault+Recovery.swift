@@ -9,7 +9,7 @@ extension Vault {
     /// packs adopted.
     @discardableResult
     func recoverInterruptedWrites() throws -> Int {
-        try removeTemporaryPacks()
+        try storage.removeTemporaryFiles()
         let known = try Set(catalog.packNames())
         var adopted = 0
         for name in try storage.list() where !known.contains(name) {
@@ -18,17 +18,6 @@ extension Vault {
             adopted += 1
         }
         return adopted
-    }
-
-    private func removeTemporaryPacks() throws {
-        let directory = storage.directory
-        for shard in try FileSystem.listDirectory(Array(directory.utf8)) where shard.count == 2 {
-            let shardPath = directory + "/" + String(decoding: shard, as: UTF8.self)
-            for file in try FileSystem.listDirectory(Array(shardPath.utf8)) {
-                let text = String(decoding: file, as: UTF8.self)
-                if text.hasPrefix(".") && text.hasSuffix(".pack.tmp") { unlink(shardPath + "/" + text) }
-            }
-        }
     }
 
     /// Reads and checks a pack's footer.
