@@ -100,6 +100,11 @@ fi
 heading "Primitives ($PRIM_MIB MiB each: tar of system docs/headers/python, and random bytes; one core)"
 (cd "$WORK" && timeout "$STEP_TIMEOUT" "$PRIMITIVES" "$(basename "$REAL")" "$(basename "$RANDOM_FILE")") \
     | tee -a "$RESULTS"
+if [ "$QUICK" != 1 ]; then
+    # How the FastCDC sizes were chosen: dedup after small edits against blocks per GiB and speed.
+    heading "FastCDC parameter sweep on the real data (one core)"
+    (cd "$WORK" && timeout "$STEP_TIMEOUT" "$PRIMITIVES" --sweep-only "$(basename "$REAL")") | tee -a "$RESULTS"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Corpus: v1 = copy of system directories, v2 = v1 with seeded edits. Cached while the stamp holds.

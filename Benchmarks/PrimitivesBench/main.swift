@@ -1,6 +1,6 @@
 // Measures the primitives on one core: SHA-256, FastCDC cut points, chunk+hash, fixed+hash, zstd.
 // Usage: blockvault-primitives-bench FILE [FILE...]   (each file is read into memory first)
-// With --sweep it also compares FastCDC parameter sets for dedup of an edited copy.
+// With --sweep it also compares FastCDC parameter sets for dedup of an edited copy (--sweep-only: just that).
 import Chunker
 import Store
 #if canImport(Glibc)
@@ -136,11 +136,12 @@ func sweep(data: [UInt8]) {
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
-let doSweep = arguments.contains("--sweep")
-arguments.removeAll { $0 == "--sweep" }
+let doSweep = arguments.contains("--sweep") || arguments.contains("--sweep-only")
+let sweepOnly = arguments.contains("--sweep-only")
+arguments.removeAll { $0.hasPrefix("--sweep") }
 for path in arguments {
     let data = readAll(path)
     let name = String(path.split(separator: "/").last ?? "")
-    primitives(name: name, data: data)
+    if !sweepOnly { primitives(name: name, data: data) }
     if doSweep { sweep(data: data) }
 }
