@@ -12,7 +12,7 @@ struct BlockvaultCommand: ParsableCommand {
         version: version,
         subcommands: [
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, ListCommand.self, VersionsCommand.self,
-            RestoreCommand.self, DiffCommand.self, StatsCommand.self, BlocksCommand.self,
+            RestoreCommand.self, DiffCommand.self, StatsCommand.self, CheckCommand.self, RepairCommand.self, BlocksCommand.self,
         ]
     )
 

@@ -67,7 +67,7 @@ import Glibc
         let vault = try Vault(path: directory.path + "/v")
         let packs = try PackTests.writePacks(PackTests.sampleBlocks(), storage: vault.storage)
         for pack in packs {
-            let parsed = try vault.readSealedPack(name: pack.name)
+            let parsed = try vault.storage.sealedPack(named: pack.name)
             #expect(parsed.entries == pack.entries)
             #expect(parsed.kind == .data)
         }
@@ -101,7 +101,7 @@ import Glibc
         let path = vault.storage.location(of: pack.name)
         chmod(path, 0o644)
         #expect(truncate(path, off_t(pack.size - cut)) == 0)
-        #expect(throws: StoreError.self) { _ = try vault.readSealedPack(name: pack.name) }
+        #expect(throws: StoreError.self) { _ = try vault.storage.sealedPack(named: pack.name) }
     }
 
     @Test func decompressionIsBoundedByTheDeclaredSize() throws {

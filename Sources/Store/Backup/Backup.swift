@@ -63,6 +63,11 @@ public final class Backup {
                     do {
                         switch try worker.process(task, nowSeconds: nowSeconds) {
                         case .stored(let pending, let bytesRead):
+                            if let previous = task.previous, FileStatus.same(pending.version, previous) {
+                                // Read again only to heal lost blocks: same content, so no new version.
+                                shared.fileHealed(bytesRead: bytesRead, size: previous.size)
+                                break
+                            }
                             shared.fileStored(isNew: task.previous == nil || task.previous!.deleted, bytesRead: bytesRead,
                                               size: pending.version.size)
                             committer.queue.push(.version(pending))
@@ -82,7 +87,7 @@ public final class Backup {
             thread.start()
         }
 
-        var walker = BackupWalker(root: root, folder: folder, reader: try Catalog(path: vault.catalogPath),
+        var walker = try BackupWalker(root: root, folder: folder, reader: try Catalog(path: vault.catalogPath),
                                   options: options, shortDevice: configuration.shortDeviceID, nowSeconds: nowSeconds,
                                   progress: progress, warn: warn)
         var walkError: Error?
@@ -129,6 +134,7 @@ private final class SharedResults: Sendable {
     private struct State {
         var filesNew = 0
         var filesChanged = 0
+        var filesHealed = 0
         var bytesRead: Int64 = 0
         var storedBytes: Int64 = 0
         var errors: [String] = []
@@ -143,6 +149,14 @@ private final class SharedResults: Sendable {
     var storedBytes: Int64 { state.withLock { $0.storedBytes + $0.failedPreviousBytes } }
 
     func fail(_ error: Error) { state.withLock { if $0.failure == nil { $0.failure = error } } }
+
+    func fileHealed(bytesRead: Int64, size: Int64) {
+        state.withLock {
+            $0.filesHealed += 1
+            $0.bytesRead += bytesRead
+            $0.storedBytes += size
+        }
+    }
 
     func fileStored(isNew: Bool, bytesRead: Int64, size: Int64) {
         state.withLock {
@@ -169,7 +183,8 @@ private final class SharedResults: Sendable {
                                                            files: 0, bytes: 0, partial: false, metadataID: nil))
             summary.filesNew = state.filesNew
             summary.filesChanged = state.filesChanged
-            summary.filesUnchanged = walker.filesUnchanged + state.failedPreviousFiles
+            summary.filesUnchanged = walker.filesUnchanged + state.failedPreviousFiles + state.filesHealed
+            summary.filesHealed = state.filesHealed
             summary.filesDeleted = walker.filesDeleted
             summary.directories = walker.directories
             summary.errors = walker.errors + state.errors

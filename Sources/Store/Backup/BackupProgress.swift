@@ -38,6 +38,8 @@ public struct BackupSummary: Sendable {
     public var filesChanged = 0
     public var filesUnchanged = 0
     public var filesDeleted = 0
+    /// Unchanged files read again because the vault had lost some of their blocks.
+    public var filesHealed = 0
     public var directories = 0
     /// Each problem with its path; non-empty means the snapshot is partial.
     public var errors: [String] = []

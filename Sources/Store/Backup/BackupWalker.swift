@@ -21,9 +21,12 @@ struct BackupWalker {
     private(set) var filesDeleted = 0
     private(set) var directories = 0
     private(set) var errors: [String] = []
+    /// Blocks the vault should have but lacks: an unchanged file that needs one is read again.
+    let missingBlocks: Set<BlockID>
 
     init(root: [UInt8], folder: Int64, reader: Catalog, options: BackupOptions, shortDevice: UInt64, nowSeconds: UInt64,
-         progress: BackupProgress, warn: @escaping @Sendable (String) -> Void) {
+         progress: BackupProgress, warn: @escaping @Sendable (String) -> Void) throws {
+        missingBlocks = try reader.missingBlocks()
         self.root = root
         self.folder = folder
         self.reader = reader
@@ -84,7 +87,7 @@ struct BackupWalker {
                 }
                 switch status.type {
                 case .file:
-                    if let before, status.matches(before) {
+                    if let before, status.matches(before), try !needsHealing(before) {
                         filesUnchanged += 1
                         bytesUnchanged += before.size
                     } else {
@@ -120,6 +123,12 @@ struct BackupWalker {
             }
             stack.append(contentsOf: subdirectories.reversed())
         }
+    }
+
+    /// Whether an unchanged file's content includes a block the vault has lost (self-healing).
+    private func needsHealing(_ version: FileVersion) throws -> Bool {
+        guard !missingBlocks.isEmpty, version.blockCount > 0 else { return false }
+        return try reader.blockIDs(of: version).contains { missingBlocks.contains($0) }
     }
 
     private mutating func report(_ message: String) {

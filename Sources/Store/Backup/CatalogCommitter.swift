@@ -23,14 +23,14 @@ enum CommitEvent: Sendable {
 /// recorded only after every block it needs is in a recorded pack — the write order that makes a
 /// crash safe.
 final class CatalogCommitter: @unchecked Sendable {
-    // @unchecked: `catalog`, `waiting`, `durable` and `directoryIDs` are touched only by the
+    // @unchecked: `catalog`, `waiting`, `durable` and `names` are touched only by the
     // committer thread between `start()` and `finish()`; `failure` is guarded by `failureLock`.
     let queue = BoundedQueue<CommitEvent>(capacity: 4096)
     private let catalog: Catalog
     private let folder: Int64
     private var waiting: [PendingVersion] = []
     private var durable: Set<BlockID> = []
-    private var directoryIDs: [[UInt8]: Int64] = [:]
+    private var names: NameResolver
     private let failureLock = NSLock()
     private var failure: Error?
     private let done = DispatchSemaphore(value: 0)
@@ -39,6 +39,7 @@ final class CatalogCommitter: @unchecked Sendable {
     init(catalog: Catalog, folder: Int64) {
         self.catalog = catalog
         self.folder = folder
+        names = NameResolver(catalog: catalog, folder: folder)
     }
 
     var error: Error? { failureLock.withLock { failure } }
@@ -114,22 +115,9 @@ final class CatalogCommitter: @unchecked Sendable {
         if let list = pending.blockList, let hash = pending.version.blockListHash {
             try catalog.insertBlockList(hash: hash, ids: list, size: pending.version.size)
         }
-        let nameID = try nameID(for: pending.path)
+        let nameID = try names.nameID(for: pending.path)
         try catalog.insertVersion(pending.version, folder: folder, nameID: nameID)
-        if pending.version.type == .directory { directoryIDs[pending.path] = nameID }
+        if pending.version.type == .directory { names.remember(directory: pending.path, id: nameID) }
         recorded += 1
-    }
-
-    /// The interned name of `path`, creating it (and its parents) when new.
-    private func nameID(for path: [UInt8]) throws -> Int64 {
-        if let known = directoryIDs[path] { return known }
-        if let existing = try catalog.existingNameID(folder: folder, path: path) { return existing }
-        var parent: Int64 = 0
-        if let slash = path.lastIndex(of: UInt8(ascii: "/")) {
-            let parentPath = Array(path[..<slash])
-            parent = try nameID(for: parentPath)
-            directoryIDs[parentPath] = parent
-        }
-        return try catalog.nameID(folder: folder, path: path, parent: parent)
     }
 }

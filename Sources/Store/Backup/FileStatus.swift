@@ -45,6 +45,12 @@ struct FileStatus: Sendable, Equatable {
             && previous.uid == uid && previous.gid == gid
     }
 
+    /// Whether a freshly read version records exactly what `previous` recorded (content and metadata).
+    static func same(_ version: FileVersion, _ previous: FileVersion) -> Bool {
+        !previous.deleted && !version.differs(from: previous) && version.changeTime == previous.changeTime
+            && version.inode == previous.inode && version.blockCount == previous.blockCount
+    }
+
     /// A version of this entry, not yet numbered.
     func version(path: [UInt8], after previous: FileVersion?, device shortDevice: UInt64, nowSeconds: UInt64) -> FileVersion {
         FileVersion(path: path, type: type, size: size, mode: mode, uid: uid,

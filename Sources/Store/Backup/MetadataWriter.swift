@@ -29,6 +29,13 @@ struct MetadataWriter {
         }
 
         let after = try catalog.setting("metadata_sequence") ?? 0
+        // After a metadata pack was lost, every earlier snapshot's record is written again too.
+        let rewrite = try catalog.setting("metadata_rewrite") == 1
+        if rewrite {
+            for (_, earlier) in try catalog.snapshots() {
+                _ = try store(MetadataRecord.encodeSnapshot(earlier, versionRecords: []))
+            }
+        }
         var batch: [(folder: [UInt8], version: FileVersion)] = []
         var lists: [MetadataRecord.BlockListRecord] = []
         var batchSize = 0
@@ -59,6 +66,7 @@ struct MetadataWriter {
             for pack in sealed.withLock({ $0 }) { try catalog.insertPack(pack) }
             try catalog.insertSnapshot(result, folder: folder)
             try catalog.setSetting("metadata_sequence", snapshot.sequence)
+            if rewrite { try catalog.setSetting("metadata_rewrite", 0) }
         }
         return result
     }

@@ -6,7 +6,7 @@ import Chunker
 /// Not thread-safe: each thread opens its own `Catalog` on the same file (WAL lets readers run beside
 /// the one writer). Write methods expect to run inside `transaction`.
 public final class Catalog {
-    public static let schemaVersion: Int64 = 1
+    public static let schemaVersion: Int64 = 2
     public let database: Database
 
     /// Opens the catalog, creating or migrating the schema when `writable`; checks its integrity
@@ -16,15 +16,24 @@ public final class Catalog {
         try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY")
         let version = try database.scalar("PRAGMA user_version") ?? 0
         if version == 0 && writable {
-            try database.execute("BEGIN IMMEDIATE; \(Catalog.schema) COMMIT;")
-            try database.execute("PRAGMA user_version=\(Catalog.schemaVersion)")
+            try database.execute("BEGIN IMMEDIATE; \(Catalog.schema) \(Catalog.migrations.joined()) PRAGMA user_version=\(Catalog.schemaVersion); COMMIT;")
         } else if version > Catalog.schemaVersion {
             throw .invalidVault("catalog schema \(version) is newer than this blockvault understands (\(Catalog.schemaVersion)); upgrade blockvault")
         } else if version == 0 {
             throw .invalidVault("catalog \(path) is empty or not a blockvault catalog")
+        } else if version < Catalog.schemaVersion {
+            // Each migration runs in one transaction with the version bump: all of it or none.
+            for next in Int(version)..<Int(Catalog.schemaVersion) {
+                try database.execute("BEGIN IMMEDIATE; \(Catalog.migrations[next - 1]) PRAGMA user_version=\(next + 1); COMMIT;")
+            }
         }
-        // Migrations from older schema versions go here, each in its own transaction.
     }
+
+    /// `migrations[n - 1]` takes schema n to n + 1.
+    static let migrations = [
+        // 1 → 2: blocks the catalog knew but whose pack is gone; a backup stores them again when it meets them.
+        "CREATE TABLE missing_blocks(hash BLOB PRIMARY KEY) STRICT, WITHOUT ROWID;",
+    ]
 
     public func transaction<T>(_ body: () throws -> T) throws -> T { try database.transaction(body) }
 
@@ -156,12 +165,14 @@ public final class Catalog {
     }
 
     /// Records a new version of `nameID` and makes it the latest; returns its sequence number.
+    /// With `keepSequence` the version keeps `version.sequence` (rebuilding a catalog); otherwise it
+    /// gets the next one.
     @discardableResult
-    public func insertVersion(_ version: FileVersion, folder: Int64, nameID: Int64) throws(StoreError) -> Int64 {
+    public func insertVersion(_ version: FileVersion, folder: Int64, nameID: Int64, keepSequence: Bool = false) throws(StoreError) -> Int64 {
         let insert = try database.prepare("""
             INSERT INTO versions(folder, name, type, size, mode, uid, gid, mtime_ns, ctime_ns, inode, device, nlink,
-                                 deleted, version, blocklist, link_target, modified_by, blocks)
-            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                 deleted, version, blocklist, link_target, modified_by, blocks, sequence)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try insert.bind(folder, at: 1)
         try insert.bind(nameID, at: 2)
@@ -181,6 +192,7 @@ public final class Catalog {
         if let target = version.linkTarget { try insert.bind(target, at: 16) } else { try insert.bindNull(at: 16) }
         try insert.bind(Int64(bitPattern: version.modifiedBy), at: 17)
         try insert.bind(version.blockCount, at: 18)
+        if keepSequence { try insert.bind(version.sequence, at: 19) } else { try insert.bindNull(at: 19) }
         try insert.step()
         return database.lastInsertRowID
     }
@@ -289,6 +301,14 @@ public final class Catalog {
 
     /// Records a sealed pack and all its blocks (blocks already indexed keep their first location).
     public func insertPack(_ pack: SealedPack) throws(StoreError) {
+        // A block stored again is no longer missing.
+        let found = try database.prepare("DELETE FROM missing_blocks WHERE hash = ?")
+        if try database.scalar("SELECT count(*) FROM missing_blocks") ?? 0 > 0 {
+            for entry in pack.entries {
+                try found.bind(entry.id, at: 1)
+                try found.step()
+            }
+        }
         try database.prepare("INSERT INTO packs(name, kind, size, blocks) VALUES(?, ?, ?, ?)")
             .run([.text(pack.name), .integer(Int64(pack.kind.rawValue)), .integer(Int64(pack.size)),
                   .integer(Int64(pack.entries.count))])
@@ -312,6 +332,71 @@ public final class Catalog {
         var names: [String] = []
         while try statement.step() { names.append(statement.text(0)) }
         return names
+    }
+
+    /// Forgets the packs named (their files are gone): their rows and their blocks' rows go, and
+    /// the blocks are remembered as missing so a backup that meets them stores them again.
+    /// Returns how many blocks went missing.
+    @discardableResult
+    public func dropLostPacks(_ names: [String]) throws(StoreError) -> Int {
+        var lost = 0
+        for name in names {
+            guard let packID = try database.scalar("SELECT id FROM packs WHERE name = ?", [.text(name)]) else { continue }
+            if try database.scalar("SELECT kind FROM packs WHERE id = ?", [.integer(packID)]) == Int64(PackFormat.Kind.metadata.rawValue) {
+                // The records that let repair rebuild the catalog went with it: have the next backup
+                // write all of them again from the catalog (new records, so nothing is "missing").
+                try setSetting("metadata_sequence", 0)
+                try setSetting("metadata_rewrite", 1)
+            } else {
+                try database.prepare("INSERT OR IGNORE INTO missing_blocks(hash) SELECT hash FROM blocks WHERE pack = ?")
+                    .run([.integer(packID)])
+                lost += database.changes
+            }
+            try database.prepare("DELETE FROM blocks WHERE pack = ?").run([.integer(packID)])
+            try database.prepare("DELETE FROM packs WHERE id = ?").run([.integer(packID)])
+        }
+        return lost
+    }
+
+    /// Forgets single blocks whose stored bytes are damaged, remembering them as missing.
+    public func dropBlocks(_ ids: Set<BlockID>) throws(StoreError) {
+        let remember = try database.prepare("INSERT OR IGNORE INTO missing_blocks(hash) VALUES(?)")
+        let forget = try database.prepare("DELETE FROM blocks WHERE hash = ?")
+        for id in ids {
+            try remember.bind(id, at: 1)
+            try remember.step()
+            try forget.bind(id, at: 1)
+            try forget.step()
+        }
+    }
+
+    /// Blocks known to be missing from the vault.
+    public func missingBlocks() throws(StoreError) -> Set<BlockID> {
+        let statement = try database.prepare("SELECT hash FROM missing_blocks")
+        var result = Set<BlockID>()
+        while try statement.step() { if let id = statement.blockID(0) { result.insert(id) } }
+        return result
+    }
+
+    /// Every pack the catalog records: (row id, name, kind, size).
+    public func packs() throws(StoreError) -> [(id: Int64, name: String, kind: Int, size: Int)] {
+        let statement = try database.prepare("SELECT id, name, kind, size FROM packs ORDER BY name")
+        var result: [(Int64, String, Int, Int)] = []
+        while try statement.step() { result.append((statement.int64(0), statement.text(1), statement.int(2), statement.int(3))) }
+        return result
+    }
+
+    /// The catalog's entries for one pack, keyed by block.
+    public func entries(ofPack packID: Int64) throws(StoreError) -> [BlockID: PackEntry] {
+        let statement = try database.prepare("SELECT hash, offset, stored_length, raw_length, encoding FROM blocks WHERE pack = ?")
+        try statement.bind([.integer(packID)])
+        var result: [BlockID: PackEntry] = [:]
+        while try statement.step() {
+            guard let id = statement.blockID(0) else { throw .corrupt("a block row has a hash that is not 32 bytes") }
+            let encoding = PackFormat.Encoding(rawValue: UInt8(truncatingIfNeeded: statement.int(4))) ?? .raw
+            result[id] = PackEntry(id: id, offset: statement.int(1), storedLength: statement.int(2), rawLength: statement.int(3), encoding: encoding)
+        }
+        return result
     }
 
     public func hasBlock(_ id: BlockID) throws(StoreError) -> Bool {

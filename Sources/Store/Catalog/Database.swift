@@ -44,9 +44,8 @@ public final class Database {
         var message: UnsafeMutablePointer<CChar>?
         let code = sqlite3_exec(handle, sql, nil, nil, &message)
         if code != SQLITE_OK {
-            let text = message.map { String(cString: $0) } ?? "error \(code)"
             sqlite3_free(message)
-            throw .catalog("\(text) (in: \(sql.prefix(120)))")
+            throw failure(sql)
         }
     }
 
@@ -58,7 +57,7 @@ public final class Database {
         }
         var raw: OpaquePointer?
         let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
-        guard code == SQLITE_OK, let raw else { throw .catalog("\(lastMessage) (in: \(sql.prefix(200)))") }
+        guard code == SQLITE_OK, let raw else { throw failure(sql) }
         let statement = Statement(raw: raw, database: self, sql: sql)
         statements[sql] = statement
         return statement
@@ -85,6 +84,15 @@ public final class Database {
     public var changes: Int { Int(sqlite3_changes(handle)) }
 
     var lastMessage: String { handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed database" }
+
+    /// The error for a failed statement: damage to the file gets a message that says what to do.
+    func failure(_ sql: String) -> StoreError {
+        let code = handle.map { sqlite3_errcode($0) & 0xFF } ?? SQLITE_MISUSE
+        if code == SQLITE_CORRUPT || code == SQLITE_NOTADB {
+            return .corrupt("\(path) is damaged (\(lastMessage)); run 'blockvault repair --apply' to rebuild it from the packs")
+        }
+        return .catalog("\(lastMessage) (in: \(sql.prefix(200)))")
+    }
 
     /// The single integer a query returns (nil when it returns no row or NULL).
     public func scalar(_ sql: String, _ bindings: [SQLValue] = []) throws(StoreError) -> Int64? {
@@ -183,7 +191,7 @@ public final class Statement {
         if code == SQLITE_ROW { return true }
         sqlite3_reset(raw)
         if code == SQLITE_DONE { return false }
-        throw .catalog("\(database.lastMessage) (in: \(sql.prefix(200)))")
+        throw database.failure(sql)
     }
 
     /// Runs a statement that returns no rows.

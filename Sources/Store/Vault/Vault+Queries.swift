@@ -121,3 +121,49 @@ extension Vault {
         return statistics
     }
 }
+
+extension Vault {
+    /// For each block, the file versions that use it, as "path (version #N; snapshots a, b)".
+    /// Single-block files are found by index; longer files by scanning the block lists once.
+    public func versionsUsing(_ blocks: Set<BlockID>) throws -> [BlockID: [String]] {
+        guard !blocks.isEmpty else { return [:] }
+        var listsUsing: [BlockID: [BlockID]] = [:]   // block list hash → damaged blocks in it
+        let lists = try catalog.database.prepare("SELECT hash, ids FROM blocklists")
+        while try lists.step() {
+            guard let hash = lists.blockID(0) else { continue }
+            let hits = lists.withBlob(1) { raw -> [BlockID] in
+                stride(from: 0, to: raw.count - raw.count % 32, by: 32).compactMap { offset in
+                    let id = BlockID(digest: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + 32]))
+                    return blocks.contains(id) ? id : nil
+                }
+            }
+            if !hits.isEmpty { listsUsing[hash] = hits }
+        }
+        let snapshots = try catalog.snapshots()
+        var result: [BlockID: [String]] = [:]
+        let statement = try catalog.database.prepare("""
+            SELECT v.folder, \(Catalog.versionColumns),
+                   (SELECT min(x.sequence) FROM versions x WHERE x.name = v.name AND x.sequence > v.sequence)
+            FROM versions v JOIN names n ON n.id = v.name
+            WHERE v.blocks > 0 AND v.deleted = 0 AND v.blocklist = ?
+            """)
+        var wanted: [(BlockID, [BlockID])] = blocks.map { ($0, [$0]) }
+        wanted += listsUsing.map { ($0.key, $0.value) }
+        for (hash, damaged) in wanted {
+            try statement.bind(hash, at: 1)
+            while try statement.step() {
+                let folder = statement.int64(0)
+                let version = try Catalog.version(from: statement, first: 1)
+                let replacedAt = statement.isNull(19) ? Int64.max : statement.int64(19)
+                if version.blockCount == 1 && hash != damaged.first { continue }
+                // The snapshots whose state holds this version: taken after it, before its replacement.
+                let covering = snapshots.filter { $0.folder == folder && $0.snapshot.sequence >= version.sequence
+                                                  && $0.snapshot.sequence < replacedAt }
+                    .prefix(3).map { String($0.snapshot.id.prefix(8)) }
+                let text = "\(version.displayPath) (version #\(version.sequence)\(covering.isEmpty ? "" : "; snapshots \(covering.joined(separator: ", "))"))"
+                for id in damaged { result[id, default: []].append(text) }
+            }
+        }
+        return result
+    }
+}

@@ -41,18 +41,23 @@ public final class Vault {
 
     /// Opens an existing vault.
     public init(path: String) throws(StoreError) {
-        let configPath = "\(path)/config.json"
-        guard FileSystem.exists(configPath) else {
-            throw .invalidVault(FileSystem.exists(path) ? "\(path) is not a blockvault vault (no config.json)"
-                                                         : "vault \(path) does not exist; create it with 'blockvault init --repo \(path)'")
-        }
         self.path = path
-        configuration = try VaultConfiguration.decode(try FileSystem.readFile(configPath), path: configPath)
+        configuration = try Vault.readConfiguration(at: path)
         guard FileSystem.exists(Vault.catalogPath(path)) else {
             throw .invalidVault("\(Vault.catalogPath(path)) is missing; run 'blockvault repair' to rebuild it from the packs")
         }
         catalog = try Catalog(path: Vault.catalogPath(path))
         storage = LocalPackStorage(directory: "\(path)/packs")
+    }
+
+    /// Reads `VAULT/config.json` without opening the catalog (which `repair` may have to rebuild).
+    public static func readConfiguration(at path: String) throws(StoreError) -> VaultConfiguration {
+        let configPath = "\(path)/config.json"
+        guard FileSystem.exists(configPath) else {
+            throw .invalidVault(FileSystem.exists(path) ? "\(path) is not a blockvault vault (no config.json)"
+                                                         : "vault \(path) does not exist; create it with 'blockvault init --repo \(path)'")
+        }
+        return try VaultConfiguration.decode(try FileSystem.readFile(configPath), path: configPath)
     }
 
     /// Takes the vault's write lock (backups; later prune and repair), waiting up to `waitSeconds`.

@@ -1,0 +1,29 @@
+/// Interns paths of one folder as catalog names, creating a path's parents first, with directory
+/// ids cached so a deep tree costs one lookup per new name. Used by the backup's committer and by
+/// the catalog rebuild. Not thread-safe: it belongs to the catalog connection's thread.
+struct NameResolver {
+    let catalog: Catalog
+    let folder: Int64
+    private var directoryIDs: [[UInt8]: Int64] = [:]
+
+    init(catalog: Catalog, folder: Int64) {
+        self.catalog = catalog
+        self.folder = folder
+    }
+
+    /// The interned name of `path`, created (with its parents) when new.
+    mutating func nameID(for path: [UInt8]) throws -> Int64 {
+        if let known = directoryIDs[path] { return known }
+        if let existing = try catalog.existingNameID(folder: folder, path: path) { return existing }
+        var parent: Int64 = 0
+        if let slash = path.lastIndex(of: UInt8(ascii: "/")) {
+            let parentPath = Array(path[..<slash])
+            parent = try nameID(for: parentPath)
+            directoryIDs[parentPath] = parent
+        }
+        return try catalog.nameID(folder: folder, path: path, parent: parent)
+    }
+
+    /// Remembers a directory's id so its children resolve without a query.
+    mutating func remember(directory path: [UInt8], id: Int64) { directoryIDs[path] = id }
+}

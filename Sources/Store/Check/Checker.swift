@@ -1,0 +1,228 @@
+import Chunker
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Checks a vault: the catalog's own integrity, that every pack the catalog records exists and its
+/// footer agrees with the catalog, that every recorded file version's blocks are all present, and
+/// with `readData` that every block of the selected packs decompresses to bytes matching its hash.
+/// Read-only: it changes nothing, so it needs no lock.
+public struct Checker {
+    let vault: Vault
+
+    public init(vault: Vault) { self.vault = vault }
+
+    public func run(_ options: CheckOptions = CheckOptions()) throws -> CheckReport {
+        let started = FileSystem.monotonicSeconds()
+        var report = CheckReport()
+        let catalog = vault.catalog
+        var damaged: [BlockID: String] = [:]   // block → what is wrong with it
+
+        // 1. SQLite's own view of the catalog file.
+        let integrity = try catalog.database.prepare("PRAGMA integrity_check")
+        var integrityLines: [String] = []
+        while try integrity.step() { integrityLines.append(integrity.text(0)) }
+        if integrityLines != ["ok"] {
+            report.problems.append("catalog.db fails SQLite's integrity check: \(integrityLines.prefix(3).joined(separator: "; ")); run 'blockvault repair'")
+        }
+
+        // 2. Packs: recorded ones exist and their footers agree with the catalog.
+        let onDisk = Set(try vault.storage.list())
+        let recorded = try catalog.packs()
+        for pack in recorded {
+            report.packsChecked += 1
+            let entries = try catalog.entries(ofPack: pack.id)
+            let isMetadata = pack.kind == Int(PackFormat.Kind.metadata.rawValue)
+            guard onDisk.contains(pack.name) else {
+                if isMetadata {
+                    report.problems.append("metadata pack \(pack.name) is missing: repair could not rebuild the catalog fully; the next backup writes the metadata again")
+                } else {
+                    for id in entries.keys { damaged[id] = "pack \(pack.name) is missing" }
+                }
+                continue
+            }
+            let sealed: SealedPack
+            do { sealed = try vault.storage.sealedPack(named: pack.name) } catch {
+                for id in entries.keys { damaged[id] = "pack \(pack.name) is damaged (\(error))" }
+                continue
+            }
+            if sealed.size != pack.size {
+                report.problems.append("pack \(pack.name): \(sealed.size) bytes on disk, the catalog recorded \(pack.size)")
+            }
+            let footer = Dictionary(sealed.entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            for (id, entry) in entries where footer[id] != entry {
+                damaged[id] = footer[id] == nil ? "pack \(pack.name)'s footer does not list it"
+                                                : "pack \(pack.name)'s footer places it differently from the catalog"
+            }
+        }
+        let recordedNames = Set(recorded.map(\.name))
+        for name in onDisk.subtracting(recordedNames).sorted() {
+            report.notes.append("pack \(name) is not referenced by the catalog (left by an interrupted writer; the next backup adopts it)")
+        }
+
+        // 3. Every recorded file version has all its blocks.
+        var absent = try missingReferencedBlocks()
+        for id in try catalog.missingBlocks() { absent.insert(id) }
+        for id in absent where damaged[id] == nil { damaged[id] = "it is missing from the vault" }
+
+        // 4. Read and verify the data itself.
+        if options.readData {
+            var names = recorded.map(\.name).filter { onDisk.contains($0) }
+            if let subset = options.subset { names = subset.select(names) }
+            let result = try readPacks(names, workers: options.workers)
+            report.packsRead = names.count
+            report.blocksRead = result.blocks
+            report.bytesRead = result.bytes
+            for (id, why) in result.damaged where damaged[id] == nil { damaged[id] = why }
+            report.problems += result.packErrors.sorted()
+        }
+
+        report.problems += try describe(damaged)
+        report.seconds = FileSystem.monotonicSeconds() - started
+        return report
+    }
+
+    /// Blocks that some non-deleted file version needs but the catalog's block index lacks.
+    private func missingReferencedBlocks() throws -> Set<BlockID> {
+        let database = vault.catalog.database
+        var absent = Set<BlockID>()
+        let single = try database.prepare("""
+            SELECT DISTINCT v.blocklist FROM versions v WHERE v.blocks = 1 AND v.deleted = 0
+            AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.hash = v.blocklist)
+            """)
+        while try single.step() { if let id = single.blockID(0) { absent.insert(id) } }
+        let lists = try database.prepare("SELECT DISTINCT blocklist, blocks FROM versions WHERE blocks > 1 AND deleted = 0")
+        var wanted: [(BlockID, Int)] = []
+        while try lists.step() { if let id = lists.blockID(0) { wanted.append((id, lists.int(1))) } }
+        for (hash, count) in wanted {
+            var version = FileVersion(path: [], type: .file)
+            version.blockListHash = hash
+            version.blockCount = count
+            let ids: [BlockID]
+            do { ids = try vault.catalog.blockIDs(of: version) } catch {
+                absent.insert(hash)   // the list itself is gone: name it by its hash
+                continue
+            }
+            for id in ids where try !vault.catalog.hasBlock(id) { absent.insert(id) }
+        }
+        return absent
+    }
+
+    private struct ReadResult {
+        var blocks = 0
+        var bytes: Int64 = 0
+        var damaged: [BlockID: String] = [:]
+        var packErrors: [String] = []
+    }
+
+    /// Reads each pack whole and sequentially, on `workers` threads, verifying every block.
+    private func readPacks(_ names: [String], workers: Int) throws -> ReadResult {
+        let queue = BoundedQueue<String>(capacity: max(names.count, 1))
+        names.forEach { queue.push($0) }
+        queue.close()
+        let result = Mutex(ReadResult())
+        let storage = vault.storage
+        let group = DispatchGroup()
+        let count = workers > 0 ? workers : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        for _ in 0..<count {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                let verifier = PackVerifier(storage: storage)
+                while let name = queue.pop() {
+                    let outcome = verifier.verify(name)
+                    result.withLock { total in
+                        total.blocks += outcome.blocks
+                        total.bytes += outcome.bytes
+                        total.damaged.merge(outcome.damaged) { first, _ in first }
+                        if let error = outcome.packError { total.packErrors.append(error) }
+                    }
+                }
+            }.start()
+        }
+        group.wait()
+        return result.withLock { $0 }
+    }
+
+    /// One line per damaged block, naming the file versions (and snapshots) it breaks.
+    private func describe(_ damaged: [BlockID: String]) throws -> [String] {
+        guard !damaged.isEmpty else { return [] }
+        let users = try vault.versionsUsing(Set(damaged.keys))
+        return damaged.sorted { $0.key < $1.key }.map { id, why in
+            let affected = users[id] ?? []
+            let names = affected.prefix(10).joined(separator: ", ") + (affected.count > 10 ? " and \(affected.count - 10) more" : "")
+            return "block \(id.hex.prefix(16)): \(why); " + (affected.isEmpty ? "no recorded file version uses it" : "breaks \(names)")
+        }
+    }
+}
+
+/// Reads one pack into memory and verifies its footer and every block. Not thread-safe: one per thread.
+final class PackVerifier {
+    private let storage: any PackStorage
+    private let decompressor = ZstdDecompressor()
+    private let hasher = SHA256Hasher()
+    private var buffer: [UInt8] = []
+    private var plain = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+
+    init(storage: any PackStorage) { self.storage = storage }
+    deinit { plain.deallocate() }
+
+    struct Outcome {
+        var blocks = 0
+        var bytes: Int64 = 0
+        var damaged: [BlockID: String] = [:]
+        /// Set when the pack could not be read or parsed at all.
+        var packError: String?
+    }
+
+    func verify(_ name: String) -> Outcome {
+        var outcome = Outcome()
+        let path = storage.location(of: name)
+        do {
+            let descriptor = try storage.openForReading(name: name)
+            defer { close(descriptor) }
+            var status = stat()
+            guard fstat(descriptor, &status) == 0 else { throw StoreError.system("cannot stat", path) }
+            let size = Int(status.st_size)
+            if buffer.count < size { buffer = [UInt8](repeating: 0, count: size) }
+            var failure: StoreError?
+            buffer.withUnsafeMutableBytes { raw in
+                do throws(StoreError) {
+                    try FileSystem.preadAll(descriptor, UnsafeMutableRawBufferPointer(rebasing: raw[0..<size]), offset: 0, path: path)
+                } catch { failure = error }
+            }
+            if let failure { throw failure }
+            outcome.bytes = Int64(size)
+            let bytes = buffer
+            let (_, entries) = try PackFormat.parseFooter(fileSize: size, name: name) { (offset, count) throws(StoreError) -> [UInt8] in
+                Array(bytes[offset..<offset + count])
+            }
+            for entry in entries {
+                outcome.blocks += 1
+                if !verifyBlock(entry) { outcome.damaged[entry.id] = "pack \(name): its bytes do not match its hash" }
+            }
+        } catch {
+            outcome.packError = "pack \(name) cannot be read: \(error)"
+        }
+        return outcome
+    }
+
+    private func verifyBlock(_ entry: PackEntry) -> Bool {
+        buffer.withUnsafeBytes { raw -> Bool in
+            let stored = UnsafeRawBufferPointer(rebasing: raw[entry.offset..<entry.offset + entry.storedLength])
+            switch entry.encoding {
+            case .raw:
+                return hasher.hash(stored) == entry.id
+            case .zstd:
+                if plain.count < entry.rawLength {
+                    plain.deallocate()
+                    plain = .allocate(byteCount: entry.rawLength, alignment: 16)
+                }
+                let target = UnsafeMutableRawBufferPointer(rebasing: plain[0..<entry.rawLength])
+                return decompressor.decompress(stored, into: target) && hasher.hash(UnsafeRawBufferPointer(target)) == entry.id
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Chunker
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Builds a complete catalog from the packs alone: the block index from every pack's footer, and
+/// folders, names, versions (with their original sequence numbers), block lists and snapshots from
+/// the records in metadata packs.
+struct CatalogRebuilder {
+    let configuration: VaultConfiguration
+    let storage: LocalPackStorage
+
+    struct Result {
+        var packs = 0
+        var snapshots = 0
+        var versions = 0
+        /// Packs whose footer could not be read, with the reason.
+        var unreadable: [String] = []
+    }
+
+    /// Writes the new catalog to `path` (which must not exist) and closes it.
+    func build(at path: String) throws -> Result {
+        var result = Result()
+        let catalog = try Catalog(path: path)
+        try catalog.registerDevice(deviceID: configuration.deviceID, shortID: configuration.shortDeviceID)
+        var metadataPacks: [SealedPack] = []
+        try catalog.transaction {
+            for name in try storage.list().sorted() {
+                do {
+                    let pack = try storage.sealedPack(named: name)
+                    try catalog.insertPack(pack)
+                    result.packs += 1
+                    if pack.kind == .metadata { metadataPacks.append(pack) }
+                } catch {
+                    result.unreadable.append("pack \(name): \(error)")
+                }
+            }
+        }
+
+        var versions: [Int64: (folder: [UInt8], version: FileVersion)] = [:]
+        var snapshots: [String: Snapshot] = [:]   // by id: a rewritten record repeats an earlier one
+        var lists: [BlockID: MetadataRecord.BlockListRecord] = [:]
+        let reader = PackReader(storage: storage)
+        for pack in metadataPacks {
+            for entry in pack.entries {
+                let bytes: [UInt8]
+                do { bytes = Array(try reader.read(BlockLocation(pack: pack.name, entry: entry))) } catch {
+                    result.unreadable.append("metadata record \(entry.id) in pack \(pack.name): \(error)")
+                    continue
+                }
+                switch bytes.first {
+                case MetadataRecord.versionsKind:
+                    let record = try MetadataRecord.decodeVersions(bytes)
+                    for item in record.versions { versions[item.version.sequence] = item }
+                    for list in record.blockLists { lists[list.hash] = list }
+                case MetadataRecord.snapshotKind:
+                    var (snapshot, _) = try MetadataRecord.decodeSnapshot(bytes)
+                    snapshot.metadataID = entry.id
+                    if snapshots[snapshot.id] == nil { snapshots[snapshot.id] = snapshot }
+                default:
+                    result.unreadable.append("metadata record \(entry.id) in pack \(pack.name) has an unknown kind")
+                }
+            }
+        }
+
+        try catalog.transaction {
+            for list in lists.values { try catalog.insertBlockList(hash: list.hash, ids: list.ids, size: list.size) }
+            var resolvers: [[UInt8]: NameResolver] = [:]
+            var folderIDs: [[UInt8]: Int64] = [:]
+            func folderID(_ path: [UInt8]) throws -> Int64 {
+                if let known = folderIDs[path] { return known }
+                let id = try catalog.folderID(path: path, create: true)!
+                folderIDs[path] = id
+                resolvers[path] = NameResolver(catalog: catalog, folder: id)
+                return id
+            }
+            for sequence in versions.keys.sorted() {
+                let (folderPath, version) = versions[sequence]!
+                let folder = try folderID(folderPath)
+                let nameID = try resolvers[folderPath]!.nameID(for: version.path)
+                try catalog.insertVersion(version, folder: folder, nameID: nameID, keepSequence: true)
+                if version.type == .directory { resolvers[folderPath]!.remember(directory: version.path, id: nameID) }
+            }
+            for snapshot in snapshots.values.sorted(by: { ($0.time, $0.id) < ($1.time, $1.id) }) {
+                try catalog.insertSnapshot(snapshot, folder: try folderID(snapshot.folderPath))
+            }
+            try catalog.setSetting("metadata_sequence", snapshots.values.map(\.sequence).max() ?? 0)
+        }
+        result.versions = versions.count
+        result.snapshots = snapshots.count
+        try catalog.database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        catalog.database.close()
+        return result
+    }
+}

@@ -1,0 +1,145 @@
+import Chunker
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `repair` does beyond the default dry run.
+public struct RepairOptions: Sendable {
+    /// Act; without it nothing is changed and the report says what would be done.
+    public var apply = false
+    /// Also read every block, so damaged (not only missing) blocks are found and dropped.
+    public var readData = false
+
+    public init() {}
+}
+
+public struct RepairReport: Sendable {
+    /// What was done (or, in a dry run, what would be done), one line each.
+    public var actions: [String] = []
+    /// File versions that lose data, one line per damaged block (from `check`'s wording).
+    public var broken: [String] = []
+    public var applied = false
+    public var rebuilt = false
+}
+
+/// Heals a vault: rebuilds `catalog.db` from the packs when it is missing or damaged, records packs
+/// that were sealed but never recorded, and drops references to blocks that are gone (their packs
+/// are missing, unreadable, or — with `readData` — hold bytes that do not match), remembering those
+/// blocks as missing so the next backup stores them again from the source.
+///
+/// Takes the vault's write lock. A rebuilt catalog is written beside the old one and renamed over
+/// it, so killing repair at any moment leaves the old catalog, or the new one, never a mix; packs
+/// are never modified.
+public enum Repair {
+    public static func run(vaultPath: String, options: RepairOptions = RepairOptions()) throws -> RepairReport {
+        let configuration = try Vault.readConfiguration(at: vaultPath)
+        let lock = try VaultLock(directory: "\(vaultPath)/locks")
+        defer { withExtendedLifetime(lock) {} }
+        var report = RepairReport()
+        report.applied = options.apply
+        let catalogPath = Vault.catalogPath(vaultPath)
+
+        if let damage = diagnose(catalogPath) {
+            report.rebuilt = true
+            try rebuild(vaultPath: vaultPath, configuration: configuration, reason: damage, apply: options.apply, report: &report)
+            if !options.apply { return report }
+        }
+
+        let vault = try Vault(path: vaultPath)
+        let recordedPacks = try vault.catalog.packs()
+        let onDisk = Set(try vault.storage.list())
+        var lost: [String] = []
+        for pack in recordedPacks {
+            if !onDisk.contains(pack.name) {
+                lost.append(pack.name)
+                report.actions.append("pack \(pack.name) is missing: drop the references to its blocks")
+            } else if (try? vault.storage.sealedPack(named: pack.name)) == nil {
+                lost.append(pack.name)
+                report.actions.append("pack \(pack.name) is unreadable: drop the references to its blocks")
+            }
+        }
+        let recordedNames = Set(recordedPacks.map(\.name))
+        let unrecorded = onDisk.subtracting(recordedNames).sorted()
+        for name in unrecorded {
+            let readable = (try? vault.storage.sealedPack(named: name)) != nil
+            report.actions.append(readable ? "pack \(name) is not recorded: adopt it"
+                                           : "pack \(name) is damaged and not recorded: leave it (garbage that prune deletes)")
+        }
+
+        var corrupt: Set<BlockID> = []
+        if options.readData {
+            let verifier = PackVerifier(storage: vault.storage)
+            for pack in recordedPacks where onDisk.contains(pack.name) && !lost.contains(pack.name) {
+                let outcome = verifier.verify(pack.name)
+                corrupt.formUnion(outcome.damaged.keys)
+            }
+            for id in corrupt.sorted() { report.actions.append("block \(id.hex.prefix(16)) does not match its hash: drop the reference to it") }
+        }
+
+        // Which versions lose data: the blocks of lost packs and corrupt blocks.
+        var gone = corrupt
+        for pack in recordedPacks where lost.contains(pack.name) {
+            gone.formUnion(try vault.catalog.entries(ofPack: pack.id).keys)
+        }
+        report.broken += try describeBroken(gone, vault: vault)
+
+        if options.apply {
+            try vault.catalog.transaction {
+                try vault.catalog.dropLostPacks(lost)
+                try vault.catalog.dropBlocks(corrupt)
+            }
+            if !unrecorded.isEmpty { try vault.recoverInterruptedWrites() }
+        }
+        if report.actions.isEmpty { report.actions.append("nothing to repair") }
+        return report
+    }
+
+    /// Why the catalog must be rebuilt, or nil when it opens and passes SQLite's integrity check.
+    static func diagnose(_ path: String) -> String? {
+        guard FileSystem.exists(path) else { return "catalog.db is missing" }
+        do {
+            let catalog = try Catalog(path: path, writable: false)
+            let check = try catalog.database.prepare("PRAGMA integrity_check")
+            var lines: [String] = []
+            while try check.step() { lines.append(check.text(0)) }
+            return lines == ["ok"] ? nil : "catalog.db is damaged (\(lines.prefix(2).joined(separator: "; ")))"
+        } catch {
+            return "catalog.db cannot be opened (\(error))"
+        }
+    }
+
+    private static func rebuild(vaultPath: String, configuration: VaultConfiguration, reason: String, apply: Bool,
+                                report: inout RepairReport) throws {
+        let catalogPath = Vault.catalogPath(vaultPath)
+        let building = catalogPath + ".rebuild"
+        for suffix in ["", "-wal", "-shm", "-journal"] { unlink(building + suffix) }
+        let storage = LocalPackStorage(directory: "\(vaultPath)/packs")
+        let result = try CatalogRebuilder(configuration: configuration, storage: storage).build(at: building)
+        let summary = "\(result.snapshots) snapshots and \(result.versions) file versions from \(result.packs) packs"
+        report.actions.append("\(reason): \(apply ? "rebuilt" : "would rebuild") it with \(summary)")
+        for problem in result.unreadable { report.actions.append("skipped \(problem)") }
+        guard apply else {
+            for suffix in ["", "-wal", "-shm"] { unlink(building + suffix) }
+            return
+        }
+        // The old catalog (if any) is kept as catalog.db.damaged; its WAL must not be applied to the new one.
+        if FileSystem.exists(catalogPath) {
+            guard rename(catalogPath, catalogPath + ".damaged") == 0 else { throw StoreError.system("cannot move aside", catalogPath) }
+        }
+        for suffix in ["-wal", "-shm"] { unlink(catalogPath + suffix) }
+        try FileSystem.fsyncDirectory(vaultPath)
+        let descriptor = open(building, O_RDONLY | O_CLOEXEC)
+        if descriptor >= 0 {
+            try FileSystem.fsyncOrThrow(descriptor, path: building)
+            close(descriptor)
+        }
+        guard rename(building, catalogPath) == 0 else { throw StoreError.system("cannot rename into place", catalogPath) }
+        try FileSystem.fsyncDirectory(vaultPath)
+    }
+
+    private static func describeBroken(_ blocks: Set<BlockID>, vault: Vault) throws -> [String] {
+        let users = try vault.versionsUsing(blocks)
+        return users.keys.sorted().map { id in "block \(id.hex.prefix(16)) is gone; it breaks \(users[id]!.joined(separator: ", "))" }
+    }
+}
