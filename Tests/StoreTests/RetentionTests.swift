@@ -72,6 +72,53 @@ import TestSupport
                     || period == .week && period.bucket(of: firstOfNext) == period.bucket(of: lastOfPeriod) + 7)
         }
     }
+
+    // MARK: - Durations
+
+    @Suite struct Durations {
+        @Test("parses", arguments: [
+            ("30s", 30 * second), ("90min", 90 * 60 * second), ("36h", 36 * hour), ("7d", 7 * day),
+            ("2w", 14 * day), ("6m", 180 * day), ("1y", 365 * day), ("1y2m3d", (365 + 60 + 3) * day),
+            ("1y2m3d4h", (365 + 60 + 3) * day + 4 * hour), ("1d12h30min15s", 36 * hour + 30 * 60 * second + 15 * second),
+            ("1m30min", 30 * day + 30 * 60 * second), ("007d", 7 * day), ("1ns", 1), ("1s500ns", second + 500),
+            ("292y", 292 * 365 * day),
+        ])
+        func parses(text: String, nanoseconds: Int64) throws {
+            #expect(try RetentionDuration.parse(text) == nanoseconds)
+        }
+
+        @Test("rejects with invalidArgument", arguments: [
+            "", "7", "d", "7x", "7D", "7days", "1h1d", "1d1d", "1min1m", "-7d", "+7d", "7 d", " 7d", "7d ",
+            "1.5h", "0d", "0s0ns", "293y", "99999999999999999999s", "1y2m3d4h5", "١d",
+        ])
+        func rejects(text: String) throws {
+            let error = #expect(throws: StoreError.self) { try RetentionDuration.parse(text) }
+            guard case .invalidArgument(let message) = try #require(error) else {
+                Issue.record("not invalidArgument: \(String(describing: error))")
+                return
+            }
+            #expect(message.hasPrefix("invalid duration \"\(text)\""))
+            #expect(message.contains("e.g. 7d"), "the message says what to type")
+        }
+
+        @Test("formats largest unit first, without weeks", arguments: [
+            (7 * day, "7d"), (36 * hour, "1d12h"), (14 * day, "14d"), (30 * day, "1m"), (365 * day, "1y"),
+            ((365 + 60 + 3) * day + 4 * hour, "1y2m3d4h"), (90 * 60 * second, "1h30min"),
+            (1_500_000_000, "1s500000000ns"), (0, "0s"), (-5, "0s"),
+        ])
+        func formats(nanoseconds: Int64, text: String) {
+            #expect(RetentionDuration.format(nanoseconds) == text)
+        }
+
+        @Test func formatReadsBackToTheSameValue() throws {
+            var random = SplitMix64(seed: 7)
+            for _ in 0..<2_000 {
+                let value = max(1, Int64(random.next() >> UInt64(1 + random.next() % 60)))
+                #expect(try RetentionDuration.parse(RetentionDuration.format(value)) == value)
+            }
+            #expect(try RetentionDuration.parse(RetentionDuration.format(.max)) == .max)
+        }
+    }
 }
 
 // MARK: - Helpers
