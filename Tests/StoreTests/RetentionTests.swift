@@ -73,6 +73,177 @@ import TestSupport
         }
     }
 
+    // MARK: - Policy, one rule at a time
+
+    @Suite struct Policy {
+        @Test("isEmpty is true exactly when no rule can keep anything", arguments: [
+            (RetentionPolicy(), true),
+            (policy { $0.keepLast = 0 }, true),
+            (policy { $0.keepDaily = 0; $0.keepYearly = 0 }, true),
+            (policy { $0.keepWithin = 0 }, true),
+            (policy { $0.keepWithin = -5 }, true),
+            (policy { $0.keepLast = 1 }, false),
+            (policy { $0.keepHourly = -1 }, false),
+            (policy { $0.keepMonthly = 2 }, false),
+            (policy { $0.keepWithin = 1 }, false),
+            (policy { $0.keepTags = ["x"] }, false),
+        ])
+        func isEmpty(policy: RetentionPolicy, empty: Bool) {
+            #expect(policy.isEmpty == empty)
+        }
+
+        /// One snapshot an hour, a to e.
+        static let hourly = ["a", "b", "c", "d", "e"].enumerated().map { snapshot($1, utc(2024, 5, 1, $0)) }
+
+        @Test("keep-last n keeps the n newest", arguments: [
+            (1, ["e"]), (3, ["c", "d", "e"]), (5, ["a", "b", "c", "d", "e"]), (9, ["a", "b", "c", "d", "e"]),
+            (-1, ["a", "b", "c", "d", "e"]), (0, []),
+        ])
+        func keepLast(count: Int, expected: [String]) {
+            let decisions = policy { $0.keepLast = count }.decide(Self.hourly)
+            #expect(keptIDs(decisions) == expected)
+            #expect(decisions.filter(\.keep).allSatisfy { $0.reasons == ["last snapshot"] })
+        }
+
+        @Test("calendar rules keep the newest snapshot of each of the last n periods that have one",
+              arguments: BucketCase.all)
+        func calendarRule(_ table: BucketCase) {
+            let decisions = table.policy.decide(table.snapshots)
+            #expect(keptIDs(decisions) == table.expected)
+            let reason = "\(table.period.adjective) snapshot"
+            #expect(decisions.filter(\.keep).allSatisfy { $0.reasons == [reason] })
+        }
+
+        /// restic's documentation example: one backup every Sunday for 12 weeks, `--keep-daily 4`.
+        @Test func weeklyBackupsWithKeepDailyKeepTheLastFour() {
+            let sundays = (0..<12).map { snapshot("w\($0)", utc(2019, 9, 1, 11) + Int64($0) * 7 * day) }
+            #expect(keptIDs(policy { $0.keepDaily = 4 }.decide(sundays)) == ["w8", "w9", "w10", "w11"])
+        }
+
+        @Test func keepWithinIsMeasuredFromTheNewestSnapshotAndExcludesTheBoundary() {
+            let newest = utc(1999, 7, 1, 12)  // long ago: the clock plays no part
+            let week = 7 * day
+            let snapshots = [
+                snapshot("beyond", newest - week - 1), snapshot("boundary", newest - week),
+                snapshot("inside", newest - week + 1), snapshot("yesterday", newest - day), snapshot("newest", newest),
+            ]
+            let decisions = policy { $0.keepWithin = try! RetentionDuration.parse("7d") }.decide(snapshots)
+            #expect(keptIDs(decisions) == ["inside", "yesterday", "newest"])
+            #expect(decisions.filter(\.keep).allSatisfy { $0.reasons == ["within 7d"] })
+        }
+
+        @Test func keepWithinAlwaysKeepsTheNewestAndSurvivesExtremeTimes() {
+            let snapshots = [snapshot("ancient", .min), snapshot("now", .max)]
+            let decisions = policy { $0.keepWithin = 1 }.decide(snapshots)
+            #expect(keptIDs(decisions) == ["now"])
+            #expect(decisions[1].reasons == ["within 1ns"])
+        }
+
+        @Test func keepTagKeepsEverySnapshotWithAnyListedTag() {
+            let snapshots = [
+                snapshot("daily", utc(2024, 1, 1), tags: ["daily"]),
+                snapshot("both", utc(2024, 1, 2), tags: ["weekly", "daily"]),
+                snapshot("untagged", utc(2024, 1, 3)),
+                snapshot("capital", utc(2024, 1, 4), tags: ["Daily"]),
+                snapshot("other", utc(2024, 1, 5), tags: ["manual"]),
+            ]
+            let decisions = policy { $0.keepTags = ["daily", "weekly", "daily"] }.decide(snapshots)
+            #expect(reasonsByID(decisions) == [
+                "daily": ["tag daily"], "both": ["tag daily", "tag weekly"],
+                "untagged": [], "capital": [], "other": [],
+            ])
+        }
+
+        @Test func emptyInputAndEmptyPolicy() {
+            #expect(policy { $0.keepLast = 3 }.decide([]).isEmpty)
+            let decisions = RetentionPolicy().decide(Self.hourly)
+            #expect(decisions.map(\.snapshot) == Self.hourly)
+            #expect(decisions.allSatisfy { !$0.keep && $0.reasons.isEmpty })
+        }
+
+        @Test func snapshotsWithEqualTimesCountInInputOrder() {
+            let first = snapshot("first", utc(2024, 1, 1, 9)), second = snapshot("second", utc(2024, 1, 1, 9))
+            let rules = policy { $0.keepLast = 1; $0.keepDaily = 1 }
+            #expect(keptIDs(rules.decide([first, second])) == ["second"])
+            #expect(keptIDs(rules.decide([second, first])) == ["first"])
+        }
+    }
+
+    // MARK: - Policy, rules together
+
+    @Suite struct Combined {
+        /// Fri 5 Jan 2024 ... Tue 9 Jan 2024, two snapshots on the Tuesday; s2 tagged "manual".
+        static let snapshots = [
+            snapshot("s1", utc(2024, 1, 5, 2)), snapshot("s2", utc(2024, 1, 6, 2), tags: ["manual"]),
+            snapshot("s3", utc(2024, 1, 7, 2)), snapshot("s4", utc(2024, 1, 8, 2)),
+            snapshot("s5", utc(2024, 1, 9, 2)), snapshot("s6", utc(2024, 1, 9, 14)),
+        ]
+
+        static let rules = policy {
+            $0.keepLast = 2; $0.keepHourly = 2; $0.keepDaily = 3; $0.keepWeekly = 2
+            $0.keepMonthly = 1; $0.keepYearly = 1; $0.keepWithin = day; $0.keepTags = ["manual"]
+        }
+
+        // Newest first: s6 s5 s4 s3 s2 s1. last 2: s6 s5. hourly 2: s6 s5. daily 3: s6 (9th) s4 (8th)
+        // s3 (7th). weekly 2: s6 (week of Mon 8th) s3 (Sun 7th ends the week before). monthly and
+        // yearly 1: s6. within 1d of s6 (9th 14:00): s5 (12 h) but not s4 (36 h). tag: s2.
+        static let expected: [String: [String]] = [
+            "s1": [],
+            "s2": ["tag manual"],
+            "s3": ["daily snapshot", "weekly snapshot"],
+            "s4": ["daily snapshot"],
+            "s5": ["last snapshot", "hourly snapshot", "within 1d"],
+            "s6": ["last snapshot", "hourly snapshot", "daily snapshot", "weekly snapshot", "monthly snapshot",
+                   "yearly snapshot", "within 1d"],
+        ]
+
+        @Test func everyRuleThatKeepsASnapshotIsListedInRuleOrder() {
+            let decisions = Self.rules.decide(Self.snapshots)
+            #expect(decisions.map(\.snapshot) == Self.snapshots)
+            #expect(reasonsByID(decisions) == Self.expected)
+            #expect(decisions.allSatisfy { $0.keep == !$0.reasons.isEmpty })
+        }
+
+        @Test("unsorted input: same decisions, returned in input order", arguments: [
+            [5, 4, 3, 2, 1, 0], [2, 0, 5, 1, 4, 3], [3, 5, 0, 4, 2, 1],
+        ])
+        func unsortedInput(permutation: [Int]) {
+            let shuffled = permutation.map { Self.snapshots[$0] }
+            let decisions = Self.rules.decide(shuffled)
+            #expect(decisions.map(\.snapshot) == shuffled)
+            #expect(reasonsByID(decisions) == Self.expected)
+        }
+
+        /// Against an independent model: group by period, take the newest of the most recent n groups.
+        @Test(arguments: [1, 2, 3] as [UInt64])
+        func calendarRulesMatchAGroupingModel(seed: UInt64) {
+            var random = SplitMix64(seed: seed)
+            let base = utc(2023, 11, 20)
+            let snapshots = (0..<150).map { index in
+                let spread = [hour, day, 30 * day, 400 * day][Int(random.next() % 4)]
+                return snapshot("x\(index)", base + Int64(random.next() % UInt64(spread)))
+            }
+            for period in CalendarPeriod.allCases {
+                for count in [1, 3, 10, 1_000, -1] {
+                    var rules = RetentionPolicy()
+                    switch period {
+                    case .hour: rules.keepHourly = count
+                    case .day: rules.keepDaily = count
+                    case .week: rules.keepWeekly = count
+                    case .month: rules.keepMonthly = count
+                    case .year: rules.keepYearly = count
+                    }
+                    let groups = Dictionary(grouping: snapshots.indices) { period.bucket(of: snapshots[$0].time) }
+                    let newestOfRecentGroups = groups.keys.sorted(by: >).prefix(count < 0 ? groups.count : count)
+                        .map { key in groups[key]!.max { (snapshots[$0].time, $0) < (snapshots[$1].time, $1) }! }
+                    let decisions = rules.decide(snapshots)
+                    #expect(Set(decisions.indices.filter { decisions[$0].keep }) == Set(newestOfRecentGroups),
+                            "\(period) \(count)")
+                }
+            }
+        }
+    }
+
     // MARK: - Durations
 
     @Suite struct Durations {
@@ -144,4 +315,123 @@ private func isLeap(_ year: Int64) -> Bool { year % 4 == 0 && (year % 100 != 0 |
 
 private func monthLength(_ year: Int64, _ month: Int64) -> Int64 {
     month == 2 ? (isLeap(year) ? 29 : 28) : [4, 6, 9, 11].contains(month) ? 30 : 31
+}
+
+private func snapshot(_ id: String, _ time: Int64, tags: [String] = []) -> Snapshot {
+    Snapshot(id: id, folderPath: Array("/data".utf8), time: time, host: "host", tags: tags, sequence: 0,
+             files: 0, bytes: 0, partial: false, metadataID: nil)
+}
+
+private func policy(_ configure: (inout RetentionPolicy) throws -> Void) rethrows -> RetentionPolicy {
+    var policy = RetentionPolicy()
+    try configure(&policy)
+    return policy
+}
+
+private func keptIDs(_ decisions: [RetentionDecision]) -> [String] {
+    decisions.filter(\.keep).map(\.snapshot.id)
+}
+
+private func reasonsByID(_ decisions: [RetentionDecision]) -> [String: [String]] {
+    Dictionary(uniqueKeysWithValues: decisions.map { ($0.snapshot.id, $0.reasons) })
+}
+
+extension RetentionTests {
+    /// One calendar rule on a hand-built list, with the snapshots it keeps (input order).
+    struct BucketCase: Sendable, CustomTestStringConvertible {
+        var name: String
+        var period: CalendarPeriod
+        var count: Int
+        var snapshots: [Snapshot]
+        var expected: [String]
+
+        var testDescription: String { "\(name), keep \(count)" }
+
+        var policy: RetentionPolicy {
+            var policy = RetentionPolicy()
+            switch period {
+            case .hour: policy.keepHourly = count
+            case .day: policy.keepDaily = count
+            case .week: policy.keepWeekly = count
+            case .month: policy.keepMonthly = count
+            case .year: policy.keepYearly = count
+            }
+            return policy
+        }
+
+        /// Two in the 10:00 hour, none at 12:00, 13:59 and 14:00 in different hours.
+        static let hours = [
+            snapshot("10:05", utc(2024, 3, 1, 10, 5)), snapshot("10:40", utc(2024, 3, 1, 10, 40)),
+            snapshot("11:10", utc(2024, 3, 1, 11, 10)), snapshot("13:59", utc(2024, 3, 1, 13, 59, 59)),
+            snapshot("14:00", utc(2024, 3, 1, 14)),
+        ]
+        /// Two on the 1st (one a second before midnight), gaps of days, two on the 9th.
+        static let days = [
+            snapshot("1st 08:00", utc(2024, 3, 1, 8)), snapshot("1st 23:59", utc(2024, 3, 1, 23, 59, 59)),
+            snapshot("2nd 00:00", utc(2024, 3, 2)), snapshot("5th", utc(2024, 3, 5, 12)),
+            snapshot("9th 06:00", utc(2024, 3, 9, 6)), snapshot("9th 07:00", utc(2024, 3, 9, 7)),
+        ]
+        /// ISO weeks 2020-W52, 2020-W53 (28 Dec to 3 Jan), 2021-W01, 2021-W02.
+        static let weeks = [
+            snapshot("Sun 27 Dec", utc(2020, 12, 27, 23, 59, 59)), snapshot("Mon 28 Dec", utc(2020, 12, 28, 9)),
+            snapshot("Thu 31 Dec", utc(2020, 12, 31, 9)), snapshot("Sun 3 Jan", utc(2021, 1, 3, 23)),
+            snapshot("Mon 4 Jan", utc(2021, 1, 4)), snapshot("Sun 10 Jan", utc(2021, 1, 10, 12)),
+            snapshot("Mon 11 Jan", utc(2021, 1, 11)),
+        ]
+        /// Ends of months of 31, 28, 31 and 29 days; no snapshot from April 2023 to January 2024.
+        static let months = [
+            snapshot("2023-01-31", utc(2023, 1, 31, 12)), snapshot("2023-02-01", utc(2023, 2, 1)),
+            snapshot("2023-02-28", utc(2023, 2, 28, 23, 59, 59)), snapshot("2023-03-01", utc(2023, 3, 1)),
+            snapshot("2023-03-31", utc(2023, 3, 31, 23)), snapshot("2024-02-29", utc(2024, 2, 29, 10)),
+            snapshot("2024-03-01", utc(2024, 3, 1)),
+        ]
+        /// A year's last second, a gap year (2021), and times before the epoch.
+        static let years = [
+            snapshot("1969-07-20", utc(1969, 7, 20, 20, 17)), snapshot("1969-12-31", utc(1969, 12, 31, 23, 59, 59)),
+            snapshot("2019-12-31", utc(2019, 12, 31, 23, 59, 59)), snapshot("2020-01-01", utc(2020, 1, 1)),
+            snapshot("2020-06-01", utc(2020, 6, 1)), snapshot("2022-01-01", utc(2022, 1, 1)),
+        ]
+
+        static let all: [BucketCase] = [
+            BucketCase(name: "hourly", period: .hour, count: 1, snapshots: hours, expected: ["14:00"]),
+            BucketCase(name: "hourly", period: .hour, count: 2, snapshots: hours, expected: ["13:59", "14:00"]),
+            BucketCase(name: "hourly, gap hour not counted", period: .hour, count: 3, snapshots: hours,
+                       expected: ["11:10", "13:59", "14:00"]),
+            BucketCase(name: "hourly, newest of the hour", period: .hour, count: 4, snapshots: hours,
+                       expected: ["10:40", "11:10", "13:59", "14:00"]),
+            BucketCase(name: "hourly, more than there are", period: .hour, count: 10, snapshots: hours,
+                       expected: ["10:40", "11:10", "13:59", "14:00"]),
+            BucketCase(name: "hourly, unlimited", period: .hour, count: -1, snapshots: hours,
+                       expected: ["10:40", "11:10", "13:59", "14:00"]),
+            BucketCase(name: "daily", period: .day, count: 1, snapshots: days, expected: ["9th 07:00"]),
+            BucketCase(name: "daily, gap days not counted", period: .day, count: 2, snapshots: days,
+                       expected: ["5th", "9th 07:00"]),
+            BucketCase(name: "daily, midnight starts a day", period: .day, count: 3, snapshots: days,
+                       expected: ["2nd 00:00", "5th", "9th 07:00"]),
+            BucketCase(name: "daily, more than there are", period: .day, count: 7, snapshots: days,
+                       expected: ["1st 23:59", "2nd 00:00", "5th", "9th 07:00"]),
+            BucketCase(name: "weekly", period: .week, count: 1, snapshots: weeks, expected: ["Mon 11 Jan"]),
+            BucketCase(name: "weekly, Sunday ends the week", period: .week, count: 2, snapshots: weeks,
+                       expected: ["Sun 10 Jan", "Mon 11 Jan"]),
+            BucketCase(name: "weekly, ISO week across the new year", period: .week, count: 3, snapshots: weeks,
+                       expected: ["Sun 3 Jan", "Sun 10 Jan", "Mon 11 Jan"]),
+            BucketCase(name: "weekly, more than there are", period: .week, count: 9, snapshots: weeks,
+                       expected: ["Sun 27 Dec", "Sun 3 Jan", "Sun 10 Jan", "Mon 11 Jan"]),
+            BucketCase(name: "monthly", period: .month, count: 1, snapshots: months, expected: ["2024-03-01"]),
+            BucketCase(name: "monthly, leap day", period: .month, count: 2, snapshots: months,
+                       expected: ["2024-02-29", "2024-03-01"]),
+            BucketCase(name: "monthly, gap months not counted", period: .month, count: 3, snapshots: months,
+                       expected: ["2023-03-31", "2024-02-29", "2024-03-01"]),
+            BucketCase(name: "monthly, 28-day February", period: .month, count: 4, snapshots: months,
+                       expected: ["2023-02-28", "2023-03-31", "2024-02-29", "2024-03-01"]),
+            BucketCase(name: "monthly, more than there are", period: .month, count: 12, snapshots: months,
+                       expected: ["2023-01-31", "2023-02-28", "2023-03-31", "2024-02-29", "2024-03-01"]),
+            BucketCase(name: "yearly, gap year not counted", period: .year, count: 2, snapshots: years,
+                       expected: ["2020-06-01", "2022-01-01"]),
+            BucketCase(name: "yearly, last second of a year", period: .year, count: 3, snapshots: years,
+                       expected: ["2019-12-31", "2020-06-01", "2022-01-01"]),
+            BucketCase(name: "yearly, before the epoch", period: .year, count: 5, snapshots: years,
+                       expected: ["1969-12-31", "2019-12-31", "2020-06-01", "2022-01-01"]),
+        ]
+    }
 }
