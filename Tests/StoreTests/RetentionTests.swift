@@ -290,6 +290,127 @@ import TestSupport
             #expect(try RetentionDuration.parse(RetentionDuration.format(.max)) == .max)
         }
     }
+
+    // MARK: - Staggered thinning
+
+    @Suite struct Thinning {
+        static let now = utc(2024, 6, 1, 12)
+
+        /// The indexes kept, given the versions' ages in seconds.
+        static func keptAges(_ ages: [Int64], maxAge: Int64 = 365 * day) -> [Int64] {
+            let times = ages.map { now - $0 * second }
+            return StaggeredThinning.keep(times: times, now: now, maxAge: maxAge).map { ages[$0] }.sorted(by: >)
+        }
+
+        @Test("hand-worked cases (ages in seconds, kept ages oldest first)", arguments: [
+            // Walk from the oldest: 70 kept; 50 is 20 s after it (< 30 s): dropped; 40 is 30 s after
+            // 70: kept; 20 is 20 s after 40: dropped; 5 is 35 s after 40: kept.
+            ([5, 20, 40, 50, 70], [70, 40, 5]),
+            // 2 h kept; 1.5 h is spaced by the hour but only 30 min after: dropped; 1 h (spaced by the
+            // hour) is 1 h after: kept; 59 min and 58.5 min are spaced by 30 s: kept.
+            ([7_200, 5_400, 3_600, 3_540, 3_510], [7_200, 3_600, 3_540, 3_510]),
+            // The order of the input does not matter.
+            ([3_510, 7_200, 3_540, 5_400, 3_600], [7_200, 3_600, 3_540, 3_510]),
+            // Day band: 3 d kept; 2.5 d is only 12 h after: dropped; 2 d is 1 d after: kept; 1.5 d: dropped.
+            ([259_200, 216_000, 172_800, 129_600], [259_200, 172_800]),
+            // Future times count as age 0 (spaced by 30 s): +20 kept, +80 kept, +100 only 20 s later.
+            ([-100, -80, -20], [-20, -80]),
+            ([], []),
+        ] as [([Int64], [Int64])])
+        func handWorked(ages: [Int64], expected: [Int64]) {
+            #expect(Self.keptAges(ages) == expected.sorted(by: >))
+        }
+
+        @Test func versionsEvery10SecondsOverTwoHours() {
+            // Ages 10 s ... 7200 s. 7200 (oldest) kept; 7190 ... 3610 are spaced by the hour and
+            // within an hour of it; 3600 is exactly 1 h after: kept. Below 1 h spacing is 30 s: 3570,
+            // 3540, ..., 30 (119 versions); 20 and 10 are under 30 s after 30. 121 in all.
+            let ages = (1...720).map { Int64($0) * 10 }
+            let expected = [7_200, 3_600] + stride(from: 3_570, through: 30, by: -30).map { Int64($0) }
+            let kept = Self.keptAges(ages)
+            #expect(kept.count == 121)
+            #expect(kept == expected)
+        }
+
+        @Test func dailyVersionsForSixtyDays() {
+            // Ages 1 ... 60 days. 60 d kept; 59 ... 54 d are spaced by the week: dropped; 53, 46, 39,
+            // 32 kept; 31 and 30 are 1-2 days after 32: dropped; 29 d and younger are spaced by the day: all kept.
+            let ages = (1...60).map { Int64($0) * day / second }
+            let expected = ([60, 53, 46, 39, 32] + Array((1...29).reversed())).map { Int64($0) * day / second }
+            #expect(Self.keptAges(ages) == expected)
+        }
+
+        @Test func maxAgeBoundaryAndUnlimited() {
+            let ages: [Int64] = [86_401, 86_400, 82_800, 81_000]  // 1 d + 1 s, 1 d, 23 h, 22.5 h
+            // 1 d + 1 s is older than maxAge; 1 d is the oldest left: kept; 23 h is 1 h after it: kept;
+            // 22.5 h is 30 min after 23 h (spaced by the hour): dropped.
+            #expect(Self.keptAges(ages, maxAge: day) == [86_400, 82_800])
+            // maxAge 0 or less: no limit, so 1 d + 1 s is kept and 1 d (1 s after it, spaced by the day)
+            // goes; 23 h is 1 h 1 s after 1 d + 1 s: kept.
+            #expect(Self.keptAges(ages, maxAge: 0) == [86_401, 82_800])
+            #expect(Self.keptAges(ages, maxAge: -1) == [86_401, 82_800])
+        }
+
+        @Test func equalTimesKeepTheLowestIndex() {
+            let time = Self.now - 10 * day
+            #expect(StaggeredThinning.keep(times: [time, time, time], now: Self.now, maxAge: 0) == [0])
+        }
+
+        @Test func extremeTimesDoNotOverflow() {
+            let kept = StaggeredThinning.keep(times: [.min, .max, 0], now: 0, maxAge: 0)
+            #expect(kept == [0, 1, 2])
+            #expect(StaggeredThinning.keep(times: [.min, .max, 0], now: .max, maxAge: day) == [1])
+        }
+
+        @Test("properties on random histories", arguments: [1, 2, 3, 4, 5, 6] as [UInt64])
+        func properties(seed: UInt64) {
+            var random = SplitMix64(seed: seed)
+            let now = Self.now
+            let maxAge = [0, hour, day, 45 * day, 365 * day][Int(seed % 5)]
+            let times = (0..<300).map { _ in
+                let scale = [2 * 60 * second, 2 * hour, 2 * day, 60 * day, 500 * day][Int(random.next() % 5)]
+                return now - Int64(random.next() % UInt64(scale))
+            }
+            let kept = StaggeredThinning.keep(times: times, now: now, maxAge: maxAge)
+            func age(_ index: Int) -> Int64 { now - times[index] }
+            let alive = times.indices.filter { maxAge <= 0 || age($0) <= maxAge }
+
+            // Nothing older than maxAge is kept.
+            #expect(kept.allSatisfy { maxAge <= 0 || age($0) <= maxAge })
+            // Consecutive kept versions are at least the younger one's spacing apart...
+            let keptOldestFirst = kept.sorted { (times[$0], $0) < (times[$1], $1) }
+            for (older, younger) in zip(keptOldestFirst, keptOldestFirst.dropFirst()) {
+                #expect(times[younger] - times[older] >= spacing(age(younger)))
+            }
+            // ...so each interval of each age band holds at most one kept version.
+            let bands: [(start: Int64, spacing: Int64)] = [(0, 30 * second), (hour, hour), (day, day), (30 * day, 7 * day)]
+            var occupied = Set<[Int64]>()
+            for index in kept {
+                let band = bands.lastIndex { $0.start <= age(index) }!
+                let interval = (age(index) - bands[band].start) / bands[band].spacing
+                #expect(occupied.insert([Int64(band), interval]).inserted, "two kept in band \(band) interval \(interval)")
+            }
+            // Nothing goes needlessly: a dropped version has a kept one at most its spacing before it.
+            for index in alive where !kept.contains(index) {
+                #expect(kept.contains { times[$0] <= times[index] && times[index] - times[$0] < spacing(age(index)) })
+            }
+            // The oldest version within maxAge is kept.
+            if let oldest = alive.min(by: { (times[$0], $0) < (times[$1], $1) }) { #expect(kept.contains(oldest)) }
+            // Thinning what was kept keeps all of it.
+            let keptList = kept.sorted()
+            #expect(StaggeredThinning.keep(times: keptList.map { times[$0] }, now: now, maxAge: maxAge).count == kept.count)
+            // Newer versions do not change what happens to older ones.
+            let cut = times.sorted()[times.count / 2]
+            let older = times.indices.filter { times[$0] < cut }
+            let keptOfOlder = StaggeredThinning.keep(times: older.map { times[$0] }, now: now, maxAge: maxAge)
+            #expect(Set(keptOfOlder.map { older[$0] }) == kept.filter { times[$0] < cut })
+        }
+
+        /// The spacing table, restated independently of `StaggeredThinning.spacing`.
+        func spacing(_ age: Int64) -> Int64 {
+            age < hour ? 30 * second : age < day ? hour : age < 30 * day ? day : 7 * day
+        }
+    }
 }
 
 // MARK: - Helpers
