@@ -16,6 +16,8 @@ public struct Checker {
 
     public func run(_ options: CheckOptions = CheckOptions()) throws -> CheckReport {
         let started = FileSystem.monotonicSeconds()
+        let lock = try vault.lockForReading()   // prune must not delete packs while they are read
+        defer { withExtendedLifetime(lock) {} }
         var report = CheckReport()
         let catalog = vault.catalog
         var damaged: [BlockID: String] = [:]   // block → what is wrong with it
