@@ -13,7 +13,7 @@ struct BlockvaultCommand: ParsableCommand {
         subcommands: [
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, ListCommand.self, VersionsCommand.self,
             RestoreCommand.self, DiffCommand.self, StatsCommand.self, ForgetCommand.self, PruneCommand.self, CheckCommand.self, RepairCommand.self,
-            BlocksCommand.self,
+            PushCommand.self, ServeCommand.self, BlocksCommand.self,
         ]
     )
 

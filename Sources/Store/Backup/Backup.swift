@@ -24,6 +24,9 @@ public final class Backup {
     /// `errors` (and the snapshot is marked partial).
     public func run(directory: String) throws -> BackupSummary {
         let started = FileSystem.monotonicSeconds()
+        guard !vault.configuration.receiveOnly else {
+            throw StoreError.invalidArgument("\(vault.path) is a receive-only replica: it records what its master pushes, never local backups")
+        }
         let lock = try vault.lockForWriting(waitSeconds: options.lockWaitSeconds)
         defer { withExtendedLifetime(lock) {} }
         try vault.recoverInterruptedWrites()

@@ -10,8 +10,8 @@ struct MetadataWriter {
 
     func writeSnapshot(_ snapshot: Snapshot, folder: Int64) throws -> Snapshot {
         let catalog = vault.catalog
-        let sealed = Mutex<[SealedPack]>([])
-        let packs = PackWriter(kind: .metadata, storage: vault.storage) { pack in sealed.withLock { $0.append(pack) } }
+        let sealed = SealedPackList()
+        let packs = PackWriter(kind: .metadata, storage: vault.storage) { pack in sealed.append(pack) }
         let encoder = BlockEncoder(level: vault.configuration.compression.level)
         let hasher = SHA256Hasher()
         var recordIDs: [BlockID] = []
@@ -63,7 +63,7 @@ struct MetadataWriter {
         result.metadataID = try store(MetadataRecord.encodeSnapshot(snapshot, versionRecords: recordIDs))
         try packs.flush()
         try catalog.transaction {
-            for pack in sealed.withLock({ $0 }) { try catalog.insertPack(pack) }
+            for pack in sealed.take() { try catalog.insertPack(pack) }
             try catalog.insertSnapshot(result, folder: folder)
             try catalog.setSetting("metadata_sequence", snapshot.sequence)
             if rewrite { try catalog.setSetting("metadata_rewrite", 0) }

@@ -6,7 +6,7 @@ import Chunker
 /// Not thread-safe: each thread opens its own `Catalog` on the same file (WAL lets readers run beside
 /// the one writer). Write methods expect to run inside `transaction`.
 public final class Catalog {
-    public static let schemaVersion: Int64 = 3
+    public static let schemaVersion: Int64 = 4
     public let database: Database
 
     /// Opens the catalog, creating or migrating the schema when `writable`; checks its integrity
@@ -35,6 +35,8 @@ public final class Catalog {
         "CREATE TABLE missing_blocks(hash BLOB PRIMARY KEY) STRICT, WITHOUT ROWID;",
         // 2 → 3: packs prune has unreferenced and is about to delete; whoever finds them here deletes them.
         "CREATE TABLE pending_deletions(name TEXT PRIMARY KEY) STRICT;",
+        // 3 → 4: text settings (a replica's master device).
+        "CREATE TABLE settings_text(key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;",
     ]
 
     public func transaction<T>(_ body: () throws -> T) throws -> T { try database.transaction(body) }
@@ -75,6 +77,21 @@ public final class Catalog {
     public func setSetting(_ key: String, _ value: Int64) throws(StoreError) {
         try database.prepare("INSERT INTO settings(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
             .run([.text(key), .integer(value)])
+    }
+
+    /// A text setting (such as the device a replica follows), or nil.
+    public func settingText(_ key: String) throws(StoreError) -> String? {
+        let statement = try database.prepare("SELECT value FROM settings_text WHERE key = ?")
+        try statement.bind([.text(key)])
+        guard try statement.step() else { return nil }
+        let value = statement.text(0)
+        try statement.step()
+        return value
+    }
+
+    public func setSettingText(_ key: String, _ value: String) throws(StoreError) {
+        try database.prepare("INSERT INTO settings_text(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            .run([.text(key), .text(value)])
     }
 
     // MARK: Devices
@@ -248,6 +265,22 @@ public final class Catalog {
             """)
         try statement.bind([.integer(after), .integer(through)])
         while try statement.step() { try body(statement.int64(0), try Catalog.version(from: statement, first: 1)) }
+    }
+
+    /// Up to `limit` versions with sequence above `after`, oldest first, with their folder's path.
+    public func versionBatch(after: Int64, limit: Int) throws(StoreError) -> [(folder: [UInt8], version: FileVersion)] {
+        let statement = try database.prepare("""
+            SELECT f.path, \(Catalog.versionColumns) FROM versions v JOIN names n ON n.id = v.name
+            JOIN folders f ON f.id = v.folder WHERE v.sequence > ? ORDER BY v.sequence LIMIT ?
+            """)
+        try statement.bind([.integer(after), .integer(Int64(limit))])
+        var result: [([UInt8], FileVersion)] = []
+        while try statement.step() { result.append((statement.blob(0), try Catalog.version(from: statement, first: 1))) }
+        return result
+    }
+
+    public func hasVersion(sequence: Int64) throws(StoreError) -> Bool {
+        try database.scalar("SELECT 1 FROM versions WHERE sequence = ?", [.integer(sequence)]) != nil
     }
 
     public func maximumSequence() throws(StoreError) -> Int64 {

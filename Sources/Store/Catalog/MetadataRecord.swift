@@ -23,9 +23,15 @@ public enum MetadataRecord {
         public var hash: BlockID
         public var size: Int64
         public var ids: [UInt8]
+
+        public init(hash: BlockID, size: Int64, ids: [UInt8]) {
+            self.hash = hash
+            self.size = size
+            self.ids = ids
+        }
     }
 
-    static func encodeVersions(_ versions: [(folder: [UInt8], version: FileVersion)], blockLists: [BlockListRecord]) -> [UInt8] {
+    package static func encodeVersions(_ versions: [(folder: [UInt8], version: FileVersion)], blockLists: [BlockListRecord]) -> [UInt8] {
         var writer = ByteWriter()
         writer.append(versionsKind)
         var folderIndex: [[UInt8]: Int] = [:]
@@ -115,7 +121,7 @@ public enum MetadataRecord {
         return (versions, lists)
     }
 
-    static func encodeSnapshot(_ snapshot: Snapshot, versionRecords: [BlockID]) -> [UInt8] {
+    package static func encodeSnapshot(_ snapshot: Snapshot, versionRecords: [BlockID]) -> [UInt8] {
         var writer = ByteWriter()
         writer.append(snapshotKind)
         writer.appendString(snapshot.id)

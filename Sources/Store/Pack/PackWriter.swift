@@ -85,3 +85,15 @@ public final class PackWriter: Sendable {
         }
     }
 }
+
+/// Collects the packs a `PackWriter` seals, for callers that record them in their own transaction.
+public final class SealedPackList: Sendable {
+    private let packs = Mutex<[SealedPack]>([])
+
+    public init() {}
+
+    public func append(_ pack: SealedPack) { packs.withLock { $0.append(pack) } }
+
+    /// The packs collected so far; the list starts empty again.
+    public func take() -> [SealedPack] { packs.withLock { taken in defer { taken.removeAll() }; return taken } }
+}

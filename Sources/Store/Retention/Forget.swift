@@ -92,8 +92,8 @@ public enum Forget {
         guard !options.dryRun, !drop.isEmpty || !forgotten.isEmpty else { return report }
 
         // The forget record first, sealed and recorded; then the rows go.
-        let sealed = Mutex<[SealedPack]>([])
-        let packs = PackWriter(kind: .metadata, storage: vault.storage) { pack in sealed.withLock { $0.append(pack) } }
+        let sealed = SealedPackList()
+        let packs = PackWriter(kind: .metadata, storage: vault.storage) { pack in sealed.append(pack) }
         let record = MetadataRecord.encodeForget(snapshots: forgotten, sequences: drop)
         let encoder = BlockEncoder(level: vault.configuration.compression.level)
         try record.withUnsafeBytes { plain in
@@ -103,7 +103,7 @@ public enum Forget {
         }
         try packs.flush()
         try catalog.transaction {
-            for pack in sealed.withLock({ $0 }) { try catalog.insertPack(pack) }
+            for pack in sealed.take() { try catalog.insertPack(pack) }
             let deleteSnapshot = try catalog.database.prepare("DELETE FROM snapshots WHERE snapshot_id = ?")
             for id in forgotten { try deleteSnapshot.run([.text(id)]) }
             let deleteVersion = try catalog.database.prepare("DELETE FROM versions WHERE sequence = ?")

@@ -102,8 +102,8 @@ public enum Prune {
         }
 
         // Copy live blocks of repacked packs into new packs (as stored, after verifying each).
-        let sealed = Mutex<[SealedPack]>([])
-        let writer = PackWriter(kind: .data, storage: vault.storage) { pack in sealed.withLock { $0.append(pack) } }
+        let sealed = SealedPackList()
+        let writer = PackWriter(kind: .data, storage: vault.storage) { pack in sealed.append(pack) }
         let reader = PackReader(storage: vault.storage)
         var damaged = Set<BlockID>()
         for pack in repack {
@@ -118,7 +118,7 @@ public enum Prune {
             }
         }
         try writer.flush()
-        let written = sealed.withLock { $0 }
+        let written = sealed.take()
         report.packsWritten = written.count
 
         // One transaction moves every reference, then the files go.

@@ -1,19 +1,21 @@
 import Chunker
 
 /// Appends little-endian integers, LEB128 varints and length-prefixed byte strings.
-struct ByteWriter {
-    var bytes: [UInt8] = []
+package struct ByteWriter {
+    package var bytes: [UInt8] = []
 
-    mutating func append(_ byte: UInt8) { bytes.append(byte) }
-    mutating func append(contentsOf other: [UInt8]) { bytes.append(contentsOf: other) }
-    mutating func append(_ id: BlockID) {
+    package init() {}
+
+    package mutating func append(_ byte: UInt8) { bytes.append(byte) }
+    package mutating func append(contentsOf other: [UInt8]) { bytes.append(contentsOf: other) }
+    package mutating func append(_ id: BlockID) {
         let start = bytes.count
         bytes.append(contentsOf: repeatElement(0, count: 32))
         bytes.withUnsafeMutableBytes { id.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: $0[start...])) }
     }
-    mutating func appendUInt32(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
-    mutating func appendUInt64(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
-    mutating func appendVarint(_ value: UInt64) {
+    package mutating func appendUInt32(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+    package mutating func appendUInt64(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+    package mutating func appendVarint(_ value: UInt64) {
         var rest = value
         while rest >= 0x80 {
             bytes.append(UInt8(rest & 0x7F) | 0x80)
@@ -21,22 +23,22 @@ struct ByteWriter {
         }
         bytes.append(UInt8(rest))
     }
-    mutating func appendSigned(_ value: Int64) { appendVarint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
-    mutating func appendBytes(_ value: [UInt8]) {
+    package mutating func appendSigned(_ value: Int64) { appendVarint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
+    package mutating func appendBytes(_ value: [UInt8]) {
         appendVarint(UInt64(value.count))
         bytes.append(contentsOf: value)
     }
-    mutating func appendString(_ value: String) { appendBytes(Array(value.utf8)) }
+    package mutating func appendString(_ value: String) { appendBytes(Array(value.utf8)) }
 }
 
 /// Reads what `ByteWriter` wrote; every read is bounds-checked and throws `StoreError.corrupt`.
-struct ByteReader {
+package struct ByteReader {
     let bytes: [UInt8]
     private(set) var position = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    package init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    var isAtEnd: Bool { position >= bytes.count }
+    package var isAtEnd: Bool { position >= bytes.count }
 
     private mutating func take(_ count: Int) throws(StoreError) -> ArraySlice<UInt8> {
         guard count >= 0, count <= bytes.count - position else { throw .corrupt("record ends early") }
@@ -44,15 +46,15 @@ struct ByteReader {
         return bytes[position..<position + count]
     }
 
-    mutating func uint8() throws(StoreError) -> UInt8 { try take(1).first! }
-    mutating func uint32() throws(StoreError) -> UInt32 {
+    package mutating func uint8() throws(StoreError) -> UInt8 { try take(1).first! }
+    package mutating func uint32() throws(StoreError) -> UInt32 {
         try take(4).reversed().reduce(0) { $0 << 8 | UInt32($1) }
     }
-    mutating func uint64() throws(StoreError) -> UInt64 {
+    package mutating func uint64() throws(StoreError) -> UInt64 {
         try take(8).reversed().reduce(0) { $0 << 8 | UInt64($1) }
     }
-    mutating func blockID() throws(StoreError) -> BlockID { BlockID(bytes: try take(32))! }
-    mutating func varint() throws(StoreError) -> UInt64 {
+    package mutating func blockID() throws(StoreError) -> BlockID { BlockID(bytes: try take(32))! }
+    package mutating func varint() throws(StoreError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -63,14 +65,14 @@ struct ByteReader {
             shift += 7
         }
     }
-    mutating func signed() throws(StoreError) -> Int64 {
+    package mutating func signed() throws(StoreError) -> Int64 {
         let raw = try varint()
         return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
     }
-    mutating func byteString(limit: Int = 1 << 26) throws(StoreError) -> [UInt8] {
+    package mutating func byteString(limit: Int = 1 << 26) throws(StoreError) -> [UInt8] {
         let count = try varint()
         guard count <= UInt64(limit) else { throw .corrupt("byte string of \(count) bytes exceeds limit") }
         return Array(try take(Int(count)))
     }
-    mutating func string() throws(StoreError) -> String { String(decoding: try byteString(), as: UTF8.self) }
+    package mutating func string() throws(StoreError) -> String { String(decoding: try byteString(), as: UTF8.self) }
 }

@@ -1,0 +1,77 @@
+import Chunker
+import Store
+
+/// What a sending vault offers its peer.
+public protocol ReplicationSource {
+    var hello: Message.Hello { get }
+    /// Up to `limit` versions after `after`, the block lists of those with several blocks, and
+    /// whether no version follows them.
+    func versions(after: Int64, limit: Int) throws -> (versions: [(folder: [UInt8], version: FileVersion)], blockLists: [MetadataRecord.BlockListRecord], done: Bool)
+    func snapshots() throws -> [Snapshot]
+    /// A block as stored, after checking that it decodes to bytes matching its hash.
+    func storedBlock(_ id: BlockID) throws -> Message.StoredBlock
+}
+
+/// The sending side: answers the receiver's requests, nothing more. Messages in, messages out.
+public struct SenderSession {
+    public enum State: Equatable { case awaitingHello, serving, finished }
+    public private(set) var state = State.awaitingHello
+    public private(set) var blocksSent = 0
+    private let source: any ReplicationSource
+
+    public init(source: any ReplicationSource) { self.source = source }
+
+    /// The messages to send first.
+    public func start() -> [Message] { [.hello(source.hello)] }
+
+    /// Handles one message from the receiver and returns the replies.
+    public mutating func handle(_ message: Message) throws -> [Message] {
+        switch (state, message) {
+        case (.awaitingHello, .hello(let peer)):
+            guard peer.receiveOnly else {
+                throw ReplicationError.protocolViolation("the peer vault is not receive-only; push only to replicas made with 'init --receive-only'")
+            }
+            guard peer.deviceID != source.hello.deviceID else { throw ReplicationError.protocolViolation("the peer is this vault itself") }
+            state = .serving
+            return []
+        case (.serving, .indexRequest(let after, let limit)):
+            let batch = try source.versions(after: after, limit: limit)
+            return [.indexBatch(Message.IndexBatch(versions: batch.versions, blockLists: batch.blockLists, done: batch.done,
+                                                   snapshots: batch.done ? try source.snapshots() : []))]
+        case (.serving, .blockRequest(let ids)):
+            var replies: [Message] = []
+            var pending: [Message.StoredBlock] = []
+            var size = 0
+            for id in ids {
+                let block = try source.storedBlock(id)
+                if !pending.isEmpty && size + block.bytes.count > Message.responseBudget {
+                    replies.append(.blockResponse(pending))
+                    pending = []
+                    size = 0
+                }
+                pending.append(block)
+                size += block.bytes.count
+                blocksSent += 1
+            }
+            if !pending.isEmpty { replies.append(.blockResponse(pending)) }
+            return replies
+        case (_, .close(let reason)):
+            state = .finished
+            if !reason.isEmpty { throw ReplicationError.peerFailed(reason) }
+            return []
+        default:
+            throw ReplicationError.protocolViolation("unexpected \(Self.name(of: message)) while \(state)")
+        }
+    }
+
+    static func name(of message: Message) -> String {
+        switch message {
+        case .hello: "hello"
+        case .indexRequest: "index request"
+        case .indexBatch: "index batch"
+        case .blockRequest: "block request"
+        case .blockResponse: "block response"
+        case .close: "close"
+        }
+    }
+}

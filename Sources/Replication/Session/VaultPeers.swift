@@ -1,0 +1,85 @@
+import Chunker
+import Store
+
+/// A vault as the sending side of a replication.
+public final class VaultSource: ReplicationSource {
+    private let vault: Vault
+    private let reader: PackReader
+    public let hello: Message.Hello
+
+    public init(vault: Vault) {
+        self.vault = vault
+        reader = PackReader(storage: vault.storage)
+        hello = Message.Hello(deviceID: vault.configuration.deviceID, vaultID: vault.configuration.vaultID,
+                              receiveOnly: vault.configuration.receiveOnly)
+    }
+
+    public func versions(after: Int64, limit: Int) throws -> (versions: [(folder: [UInt8], version: FileVersion)], blockLists: [MetadataRecord.BlockListRecord], done: Bool) {
+        var versions = try vault.catalog.versionBatch(after: after, limit: limit + 1)
+        let done = versions.count <= limit
+        if !done { versions.removeLast() }
+        var lists: [MetadataRecord.BlockListRecord] = []
+        var seen = Set<BlockID>()
+        for (_, version) in versions where version.blockCount > 1 {
+            guard let hash = version.blockListHash, seen.insert(hash).inserted else { continue }
+            guard let ids = try vault.catalog.blockListBytes(hash) else {
+                throw StoreError.corrupt("block list \(hash) of \(version.displayPath) is missing; run 'blockvault check'")
+            }
+            lists.append(MetadataRecord.BlockListRecord(hash: hash, size: version.size, ids: ids))
+        }
+        return (versions, lists, done)
+    }
+
+    public func snapshots() throws -> [Snapshot] { try vault.catalog.snapshots().map(\.snapshot) }
+
+    public func storedBlock(_ id: BlockID) throws -> Message.StoredBlock {
+        guard let location = try vault.catalog.location(of: id) else {
+            throw StoreError.corrupt("the peer asked for block \(id), which this vault lacks; run 'blockvault check'")
+        }
+        let stored = try reader.readStored(location)
+        return Message.StoredBlock(id: id, encoding: location.entry.encoding, rawLength: location.entry.rawLength, bytes: Array(stored))
+    }
+}
+
+/// A receive-only vault as the receiving side of a replication.
+public final class VaultSink: ReplicationSink {
+    private let writer: ReplicaWriter
+    public let hello: Message.Hello
+
+    public init(vault: Vault) throws {
+        writer = try ReplicaWriter(vault: vault)
+        hello = Message.Hello(deviceID: vault.configuration.deviceID, vaultID: vault.configuration.vaultID,
+                              receiveOnly: vault.configuration.receiveOnly)
+    }
+
+    public func accept(_ peer: Message.Hello) throws { try writer.checkMaster(peer.deviceID) }
+    public func recordedSequence() throws -> Int64 { try writer.recordedSequence() }
+    public func hasBlock(_ id: BlockID) throws -> Bool { try writer.hasBlock(id) }
+
+    public func blockIDs(of version: FileVersion, lists: [BlockID: MetadataRecord.BlockListRecord]) throws -> [BlockID] {
+        guard version.blockCount > 0, let hash = version.blockListHash else { return [] }
+        if version.blockCount == 1 { return [hash] }
+        let ids: [BlockID]
+        if let list = lists[hash] {
+            ids = stride(from: 0, to: list.ids.count, by: 32).map { offset in
+                list.ids.withUnsafeBytes { BlockID(digest: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + 32])) }
+            }
+        } else {
+            ids = try writer.vault.catalog.blockIDs(of: version)
+        }
+        guard ids.count == version.blockCount else {
+            throw ReplicationError.protocolViolation("block list of \(version.displayPath) has \(ids.count) blocks, the version says \(version.blockCount)")
+        }
+        return ids
+    }
+
+    public func store(_ block: Message.StoredBlock) throws {
+        try block.bytes.withUnsafeBytes { try writer.store(id: block.id, stored: $0, rawLength: block.rawLength, encoding: block.encoding) }
+    }
+
+    public func record(versions: [(folder: [UInt8], version: FileVersion)], blockLists: [MetadataRecord.BlockListRecord], masterDevice: String) throws {
+        try writer.record(versions: versions, blockLists: blockLists, masterDevice: masterDevice)
+    }
+
+    public func record(snapshots: [Snapshot]) throws -> Int { try writer.record(snapshots: snapshots) }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import Replication
+import Store
+
+struct PushCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push",
+        abstract: "Send the vault's whole history to receive-only replicas.",
+        discussion: "PEER is a path or ssh://[user@]host[:port]/path (the far side runs 'blockvault serve --stdio'). Only what a replica lacks is sent; an interrupted push resumes where it stopped.")
+
+    @OptionGroup var vault: VaultOptions
+
+    @Option(name: .customLong("to"), help: "A replica: a path or ssh://[user@]host[:port]/path (repeatable).")
+    var peers: [String] = []
+
+    @Option(name: .customLong("ssh-command"), help: "The ssh command and its options, split on spaces.")
+    var sshCommand = "ssh"
+
+    @Option(name: .customLong("remote-command"), help: "The blockvault binary on the far side of ssh.")
+    var remoteCommand = "blockvault"
+
+    func run() throws {
+        guard !peers.isEmpty else { throw CommandFailure.message("no replica given; pass --to PATH or --to ssh://host/path", exitCode: 2) }
+        let opened = try vault.openVault()
+        var results: [JSON] = []
+        for peer in peers {
+            let started = Date()
+            let process = try PeerProcess(arguments: try PeerProcess.arguments(for: peer, sshCommand: sshCommand, remoteCommand: remoteCommand))
+            var session = SenderSession(source: VaultSource(vault: opened))
+            var failure: Error?
+            do { try SessionDriver.run(&session, over: Connection(stream: process.stream)) } catch { failure = error }
+            let status = process.finish()
+            if let failure { throw CommandFailure.message("push to \(peer) failed: \(failure)") }
+            guard status == 0 else { throw CommandFailure.message("push to \(peer) failed: the replica side exited with status \(status)") }
+            let seconds = Date().timeIntervalSince(started)
+            if vault.json {
+                results.append(.object([("peer", .string(peer)), ("blocks_sent", .int(session.blocksSent)),
+                                        ("bytes_sent", .integer(process.stream.bytesWritten)),
+                                        ("bytes_received", .integer(process.stream.bytesRead)),
+                                        ("seconds", .double((seconds * 1000).rounded() / 1000))]))
+            } else {
+                print("pushed to \(peer): \(session.blocksSent) blocks, \(Format.bytes(process.stream.bytesWritten)) sent, \(Format.bytes(process.stream.bytesRead)) received in \(String(format: "%.2f", seconds)) s")
+            }
+        }
+        if vault.json { print(JSON.array(results).text) }
+    }
+}
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Receive a push into this receive-only vault over stdin/stdout (what push and ssh start).")
+
+    @OptionGroup var vault: VaultOptions
+
+    @Flag(help: "Speak the protocol on stdin and stdout.")
+    var stdio = false
+
+    func run() throws {
+        guard stdio else { throw CommandFailure.message("serve needs --stdio (TLS listening is not built yet)", exitCode: 2) }
+        let opened = try vault.openVault()
+        var session = ReceiverSession(sink: try VaultSink(vault: opened))
+        try SessionDriver.run(&session, over: Connection(stream: FileDescriptorStream(input: 0, output: 1)))
+        printError("blockvault serve: received \(session.versionsRecorded) versions, \(session.blocksReceived) blocks (\(Format.bytes(session.bytesReceived))), \(session.snapshotsAdded) new snapshots")
+    }
+}
