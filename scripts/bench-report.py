@@ -8,6 +8,8 @@ RAW.tsv has one measurement a line: REP TAB TOOL TAB METRIC TAB VALUE, where MET
   b1_rss b2_rss b3_rss restore_rss    peak RSS in KiB (from /usr/bin/time %M)
   size_b1 size_b2 size_b3             vault size in bytes (du -sb) after each backup
   verify                              1 if the restored tree equals v2, else 0
+  checkdata_s prune_s                 wall seconds of check --read-data and of prune after forget --keep-last 1
+  size_pruned                         vault size in bytes after that prune
 Timings and sizes are medians over the repetitions; peak RSS is the maximum over the four timed
 steps of a repetition, then the median over repetitions. MB = 10^6 bytes.
 """
@@ -38,6 +40,8 @@ def derived(values):
         values["peak_rss"] = max(rss)
     if "size_b3" in values and "size_b2" in values:
         values["added"] = values["size_b3"] - values["size_b2"]
+    if values.get("checkdata_s") and "size_b3" in values:
+        values["check_rate"] = values["size_b3"] / 1e6 / values["checkdata_s"]
     return values
 
 
@@ -88,12 +92,16 @@ def main():
     rows.append(("peak RSS (MB)", "peak_rss", 0, 1024 / 1e6))
     rows.append(("vault size (MB)", "size_b3", 1, 1e-6))
     rows.append(("added by edit (MB)", "added", 2, 1e-6))
+    rows.append(("check --read-data (s)", "checkdata_s", 1, 1.0))
+    rows.append(("check read (MB/s)", "check_rate", 0, 1.0))
+    rows.append(("prune (s)", "prune_s", 1, 1.0))
+    rows.append(("vault after prune (MB)", "size_pruned", 1, 1e-6))
 
     headers = ["", *tools]
     ratio_columns = [("blockvault/restic", "restic"), ("blockvault/borg", "borg")]
     if "blockvault" in tools:
         headers += [name for name, other in ratio_columns if other in tools]
-    widths = [22] + [max(11, len(h) + 2) for h in headers[1:]]
+    widths = [24] + [max(11, len(h) + 2) for h in headers[1:]]
 
     def render(cells):
         return "".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
@@ -120,7 +128,7 @@ def main():
     reps = max(len(data[tool]) for tool in tools) if tools else 0
     print()
     print("Medians over %d repetition(s); peak RSS = max over the four timed steps; "
-          "MB = 10^6 bytes; ratio < 1 means blockvault is smaller/faster." % reps)
+          "MB = 10^6 bytes; ratio < 1 means blockvault is smaller/faster (for MB/s, ratio > 1 is faster)." % reps)
 
 
 if __name__ == "__main__":

@@ -175,6 +175,15 @@ tool_command() {
         borg:init) printf '%s\n' borg init --encryption=none "$vault" ;;
         borg:backup) printf '%s\n' borg create --compression zstd,3 "$vault::s$arg" "$SRC" ;;
         borg:restore) printf '%s\n' borg extract "$vault::s3" ;;
+        blockvault:checkdata) printf '%s\n' "$BV" check --repo "$vault" --read-data ;;
+        blockvault:forget) printf '%s\n' "$BV" forget --repo "$vault" --keep-last 1 ;;
+        blockvault:prune) printf '%s\n' "$BV" prune --repo "$vault" ;;
+        restic:checkdata) printf '%s\n' restic -r "$vault" check --read-data ;;
+        restic:forget) printf '%s\n' restic -r "$vault" forget --keep-last 1 ;;
+        restic:prune) printf '%s\n' restic -r "$vault" prune ;;
+        borg:checkdata) printf '%s\n' borg check --verify-data "$vault" ;;
+        borg:forget) printf '%s\n' borg prune --keep-last 1 "$vault" ;;
+        borg:prune) printf '%s\n' borg compact "$vault" ;;
     esac
 }
 
@@ -276,13 +285,24 @@ scenario() {
         printf ' check FAILED\n'
         say "WARNING: $tool rep $rep: the restored tree differs from v2: $check"
     fi
+
+    # Lifecycle: read and verify every stored byte, then forget all but the last snapshot and prune.
+    run_step "$tool" checkdata "$dir" "$dir" "$log" 1 checkdata "$vault"
+    record "$rep" "$tool" checkdata_s "$LAST_SECONDS"
+    printf '  %-10s check --read-data %6.1fs' "" "$LAST_SECONDS"
+    run_step "$tool" forget "$dir" "$dir" "$log" 0 forget "$vault"
+    run_step "$tool" prune "$dir" "$dir" "$log" 1 prune "$vault"
+    record "$rep" "$tool" prune_s "$LAST_SECONDS"
+    record "$rep" "$tool" size_pruned "$(du -sb "$vault" | cut -f1)"
+    printf ' prune %6.1fs\n' "$LAST_SECONDS"
     [ "$KEEP" = 1 ] || rm -rf "$dir"
 }
 
 heading "Scenarios"
 say "each repetition, for each tool (order rotated per repetition), with a fresh vault:"
 say "  src := v1 (rsync -a --delete); init; backup 1; backup 2 (no change);"
-say "  src := v2; backup 3; restore latest into an empty dir; check it equals v2."
+say "  src := v2; backup 3; restore latest into an empty dir; check it equals v2;"
+say "  check --read-data (borg: check --verify-data); forget --keep-last 1 (untimed); prune (borg: compact)."
 say "blockvault: defaults (no encryption). restic: defaults (encrypted, repo v2, compression auto)."
 say "borg: --encryption=none, --compression zstd,3. Timing: /usr/bin/time wall seconds, peak RSS."
 rm -rf "$RUN"

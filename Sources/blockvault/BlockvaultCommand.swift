@@ -12,7 +12,8 @@ struct BlockvaultCommand: ParsableCommand {
         version: version,
         subcommands: [
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, ListCommand.self, VersionsCommand.self,
-            RestoreCommand.self, DiffCommand.self, StatsCommand.self, CheckCommand.self, RepairCommand.self, BlocksCommand.self,
+            RestoreCommand.self, DiffCommand.self, StatsCommand.self, ForgetCommand.self, PruneCommand.self, CheckCommand.self, RepairCommand.self,
+            BlocksCommand.self,
         ]
     )
 

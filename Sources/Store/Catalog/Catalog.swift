@@ -6,7 +6,7 @@ import Chunker
 /// Not thread-safe: each thread opens its own `Catalog` on the same file (WAL lets readers run beside
 /// the one writer). Write methods expect to run inside `transaction`.
 public final class Catalog {
-    public static let schemaVersion: Int64 = 2
+    public static let schemaVersion: Int64 = 3
     public let database: Database
 
     /// Opens the catalog, creating or migrating the schema when `writable`; checks its integrity
@@ -33,6 +33,8 @@ public final class Catalog {
     static let migrations = [
         // 1 → 2: blocks the catalog knew but whose pack is gone; a backup stores them again when it meets them.
         "CREATE TABLE missing_blocks(hash BLOB PRIMARY KEY) STRICT, WITHOUT ROWID;",
+        // 2 → 3: packs prune has unreferenced and is about to delete; whoever finds them here deletes them.
+        "CREATE TABLE pending_deletions(name TEXT PRIMARY KEY) STRICT;",
     ]
 
     public func transaction<T>(_ body: () throws -> T) throws -> T { try database.transaction(body) }
@@ -324,6 +326,34 @@ public final class Catalog {
             try insert.bind(entry.rawLength, at: 5)
             try insert.bind(Int(entry.encoding.rawValue), at: 6)
             try insert.step()
+        }
+    }
+
+    /// Packs that are no longer referenced and wait to be deleted.
+    public func pendingDeletions() throws(StoreError) -> [String] {
+        let statement = try database.prepare("SELECT name FROM pending_deletions ORDER BY name")
+        var names: [String] = []
+        while try statement.step() { names.append(statement.text(0)) }
+        return names
+    }
+
+    /// Records a sealed pack that replaces earlier locations of its blocks (repacking).
+    public func insertPackReplacingLocations(_ pack: SealedPack) throws(StoreError) {
+        try database.prepare("INSERT INTO packs(name, kind, size, blocks) VALUES(?, ?, ?, ?)")
+            .run([.text(pack.name), .integer(Int64(pack.kind.rawValue)), .integer(Int64(pack.size)),
+                  .integer(Int64(pack.entries.count))])
+        let packID = database.lastInsertRowID
+        let upsert = try database.prepare("""
+            INSERT OR REPLACE INTO blocks(hash, pack, offset, stored_length, raw_length, encoding) VALUES(?, ?, ?, ?, ?, ?)
+            """)
+        for entry in pack.entries {
+            try upsert.bind(entry.id, at: 1)
+            try upsert.bind(packID, at: 2)
+            try upsert.bind(entry.offset, at: 3)
+            try upsert.bind(entry.storedLength, at: 4)
+            try upsert.bind(entry.rawLength, at: 5)
+            try upsert.bind(Int(entry.encoding.rawValue), at: 6)
+            try upsert.step()
         }
     }
 

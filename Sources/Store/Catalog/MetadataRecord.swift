@@ -10,9 +10,12 @@ import Chunker
 ///   then block list count and, per list: hash, size, ids.
 /// - snapshot (kind 2): id, folder path, time, host, tags, sequence, files, bytes, partial, and the
 ///   IDs of the versions records written with it.
+/// - forget (kind 3): the ids of forgotten snapshots, then forgotten version sequence numbers as
+///   sorted (start, count) ranges. A rebuild applies it, so forgotten history stays forgotten.
 public enum MetadataRecord {
     public static let versionsKind: UInt8 = 1
     public static let snapshotKind: UInt8 = 2
+    public static let forgetKind: UInt8 = 3
     /// Records are cut at about this many bytes of plaintext.
     static let targetSize = 4 << 20
 
@@ -127,6 +130,38 @@ public enum MetadataRecord {
         writer.appendVarint(UInt64(versionRecords.count))
         versionRecords.forEach { writer.append($0) }
         return writer.bytes
+    }
+
+    static func encodeForget(snapshots: [String], sequences: [Int64]) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.append(forgetKind)
+        writer.appendVarint(UInt64(snapshots.count))
+        snapshots.forEach { writer.appendString($0) }
+        var ranges: [(Int64, Int64)] = []
+        for sequence in sequences.sorted() {
+            if let last = ranges.last, last.0 + last.1 == sequence { ranges[ranges.count - 1].1 += 1 } else { ranges.append((sequence, 1)) }
+        }
+        writer.appendVarint(UInt64(ranges.count))
+        for (start, count) in ranges {
+            writer.appendSigned(start)
+            writer.appendSigned(count)
+        }
+        return writer.bytes
+    }
+
+    public static func decodeForget(_ bytes: [UInt8]) throws(StoreError) -> (snapshots: [String], sequences: [ClosedRange<Int64>]) {
+        var reader = ByteReader(bytes)
+        guard try reader.uint8() == forgetKind else { throw .corrupt("not a forget record") }
+        var snapshots: [String] = []
+        for _ in 0..<Int(try reader.varint()) { snapshots.append(try reader.string()) }
+        var ranges: [ClosedRange<Int64>] = []
+        for _ in 0..<Int(try reader.varint()) {
+            let start = try reader.signed()
+            let count = try reader.signed()
+            guard count >= 1, start >= 0, start <= Int64.max - count else { throw .corrupt("forget record has an invalid range") }
+            ranges.append(start...(start + count - 1))
+        }
+        return (snapshots, ranges)
     }
 
     public static func decodeSnapshot(_ bytes: [UInt8]) throws(StoreError) -> (Snapshot, [BlockID]) {

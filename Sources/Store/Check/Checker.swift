@@ -16,6 +16,8 @@ public struct Checker {
 
     public func run(_ options: CheckOptions = CheckOptions()) throws -> CheckReport {
         let started = FileSystem.monotonicSeconds()
+        let lock = try vault.lockForReading()   // prune must not delete packs while they are read
+        defer { withExtendedLifetime(lock) {} }
         var report = CheckReport()
         let catalog = vault.catalog
         var damaged: [BlockID: String] = [:]   // block → what is wrong with it
@@ -152,7 +154,7 @@ public struct Checker {
         let users = try vault.versionsUsing(Set(damaged.keys))
         return damaged.sorted { $0.key < $1.key }.map { id, why in
             let affected = users[id] ?? []
-            let names = affected.prefix(10).joined(separator: ", ") + (affected.count > 10 ? " and \(affected.count - 10) more" : "")
+            let names = affected.joined(separator: ", ")
             return "block \(id.hex.prefix(16)): \(why); " + (affected.isEmpty ? "no recorded file version uses it" : "breaks \(names)")
         }
     }

@@ -41,6 +41,13 @@ public final class PackReader {
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
     }
 
+    /// Reads one block as stored (compressed or raw) after verifying that it decodes to bytes
+    /// matching its hash. The returned bytes are valid until the next call.
+    public func readStored(_ location: BlockLocation) throws(StoreError) -> UnsafeRawBufferPointer {
+        _ = try read(location)
+        return UnsafeRawBufferPointer(rebasing: storedBuffer[0..<location.entry.storedLength])
+    }
+
     /// Reads, decompresses and verifies one block. The returned bytes are valid until the next call.
     public func read(_ location: BlockLocation) throws(StoreError) -> UnsafeRawBufferPointer {
         let entry = location.entry

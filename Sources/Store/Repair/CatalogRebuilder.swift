@@ -40,6 +40,8 @@ struct CatalogRebuilder {
         var versions: [Int64: (folder: [UInt8], version: FileVersion)] = [:]
         var snapshots: [String: Snapshot] = [:]   // by id: a rewritten record repeats an earlier one
         var lists: [BlockID: MetadataRecord.BlockListRecord] = [:]
+        var forgottenSnapshots = Set<String>()
+        var forgottenRanges: [ClosedRange<Int64>] = []
         let reader = PackReader(storage: storage)
         for pack in metadataPacks {
             for entry in pack.entries {
@@ -57,12 +59,25 @@ struct CatalogRebuilder {
                     var (snapshot, _) = try MetadataRecord.decodeSnapshot(bytes)
                     snapshot.metadataID = entry.id
                     if snapshots[snapshot.id] == nil { snapshots[snapshot.id] = snapshot }
+                case MetadataRecord.forgetKind:
+                    let record = try MetadataRecord.decodeForget(bytes)
+                    forgottenSnapshots.formUnion(record.snapshots)
+                    forgottenRanges += record.sequences
                 default:
                     result.unreadable.append("metadata record \(entry.id) in pack \(pack.name) has an unknown kind")
                 }
             }
         }
 
+        // What `forget` removed stays removed.
+        for id in forgottenSnapshots { snapshots[id] = nil }
+        for range in forgottenRanges {
+            if range.count < versions.count {
+                for sequence in range { versions[sequence] = nil }
+            } else {
+                versions = versions.filter { !range.contains($0.key) }
+            }
+        }
         try catalog.transaction {
             for list in lists.values { try catalog.insertBlockList(hash: list.hash, ids: list.ids, size: list.size) }
             var resolvers: [[UInt8]: NameResolver] = [:]

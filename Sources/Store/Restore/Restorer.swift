@@ -39,6 +39,8 @@ public final class Restorer {
 
     public func restore(snapshot: Snapshot, folder: Int64, target: String, options: RestoreOptions = RestoreOptions()) throws -> RestoreSummary {
         let started = FileSystem.monotonicSeconds()
+        let lock = try vault.lockForReading()
+        defer { withExtendedLifetime(lock) {} }
         var summary = RestoreSummary()
         try FileSystem.makeDirectories(target)
         let targetBytes = Array(target.utf8)

@@ -11,6 +11,7 @@ extension Vault {
     @discardableResult
     func recoverInterruptedWrites() throws -> Int {
         try storage.removeTemporaryFiles()
+        try finishPendingDeletions()
         let known = try Set(catalog.packNames())
         let present = try storage.list()
         let lost = known.subtracting(present)
@@ -22,5 +23,14 @@ extension Vault {
             adopted += 1
         }
         return adopted
+    }
+
+    /// Deletes the packs an interrupted prune had already unreferenced, then forgets the list.
+    func finishPendingDeletions() throws {
+        let pending = try catalog.pendingDeletions()
+        guard !pending.isEmpty else { return }
+        for name in pending { try storage.remove(name: name) }
+        try FileSystem.fsyncDirectory(storage.directory)
+        try catalog.transaction { try catalog.database.execute("DELETE FROM pending_deletions") }
     }
 }

@@ -60,8 +60,18 @@ public final class Vault {
         return try VaultConfiguration.decode(try FileSystem.readFile(configPath), path: configPath)
     }
 
-    /// Takes the vault's write lock (backups; later prune and repair), waiting up to `waitSeconds`.
+    /// Takes the vault's write lock (backup, forget, prune, repair), waiting up to `waitSeconds`.
     public func lockForWriting(waitSeconds: Double = 0) throws(StoreError) -> VaultLock {
         try VaultLock(directory: locksDirectory, waitSeconds: waitSeconds)
+    }
+
+    /// A shared lock held while reading packs (restore, check): prune waits for it before deleting.
+    public func lockForReading(waitSeconds: Double = 60) throws(StoreError) -> VaultLock {
+        try VaultLock(directory: locksDirectory, name: "read", exclusive: false, waitSeconds: waitSeconds)
+    }
+
+    /// The exclusive side of `lockForReading`: no reader is using any pack while it is held.
+    public func lockOutReaders(waitSeconds: Double = 0) throws(StoreError) -> VaultLock {
+        try VaultLock(directory: locksDirectory, name: "read", exclusive: true, waitSeconds: waitSeconds)
     }
 }

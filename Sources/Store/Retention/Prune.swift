@@ -1,0 +1,160 @@
+import Chunker
+import Foundation
+import Synchronization
+
+public struct PruneOptions: Sendable {
+    /// Repack partly used packs only when their unused bytes exceed this percentage of all data.
+    public var maxUnusedPercent: Double = 5
+    /// Report only; change nothing.
+    public var dryRun = false
+    public var lockWaitSeconds: Double = 0
+
+    public init() {}
+}
+
+public struct PruneReport: Sendable {
+    public var blocksUsed = 0
+    public var blocksUnused = 0
+    public var packsDeleted = 0
+    public var packsRepacked = 0
+    public var packsWritten = 0
+    public var bytesBefore: Int64 = 0
+    public var bytesAfter: Int64 = 0
+    /// Blocks that could not be copied while repacking (damaged); they are recorded as missing.
+    public var damaged: [String] = []
+    public var seconds: Double = 0
+}
+
+/// Reclaims space: marks every block reachable from a recorded file version, deletes packs with
+/// nothing live, and repacks partly used packs when enough of the vault is unused (restic's rule:
+/// more than `maxUnusedPercent`; small packs only when there are at least 10).
+///
+/// Order makes a crash safe: new packs are sealed first; one transaction then points the catalog
+/// at them, drops unused rows and lists the doomed packs in `pending_deletions`; only then are the
+/// files deleted. A crash leaves garbage, never a dangling reference, and the next prune (or
+/// backup) finishes the deletions. Holds the write lock and locks out readers while deleting.
+public enum Prune {
+    public static func run(vault: Vault, options: PruneOptions = PruneOptions()) throws -> PruneReport {
+        let started = FileSystem.monotonicSeconds()
+        let writeLock = try vault.lockForWriting(waitSeconds: options.lockWaitSeconds)
+        defer { withExtendedLifetime(writeLock) {} }
+        let catalog = vault.catalog
+        var report = PruneReport()
+        if !options.dryRun { try vault.finishPendingDeletions() }
+
+        // Mark.
+        var used = Set<BlockID>()
+        let single = try catalog.database.prepare("SELECT DISTINCT blocklist FROM versions WHERE blocks = 1")
+        while try single.step() { if let id = single.blockID(0) { used.insert(id) } }
+        let lists = try catalog.database.prepare("""
+            SELECT l.ids FROM blocklists l WHERE l.hash IN (SELECT DISTINCT blocklist FROM versions WHERE blocks > 1)
+            """)
+        while try lists.step() {
+            lists.withBlob(0) { raw in
+                for offset in stride(from: 0, to: raw.count - raw.count % 32, by: 32) {
+                    used.insert(BlockID(digest: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + 32])))
+                }
+            }
+        }
+
+        // Sweep plan: per data pack, live and dead bytes.
+        struct PackUse {
+            var id: Int64
+            var name: String
+            var size: Int
+            var live: [PackEntry] = []
+            var deadBytes = 0
+        }
+        var uses: [PackUse] = []
+        for pack in try catalog.packs() where pack.kind == Int(PackFormat.Kind.data.rawValue) {
+            var use = PackUse(id: pack.id, name: pack.name, size: pack.size)
+            let entries = try catalog.entries(ofPack: pack.id)
+            for (id, entry) in entries {
+                if used.contains(id) { use.live.append(entry) } else { use.deadBytes += entry.storedLength }
+            }
+            report.blocksUsed += use.live.count
+            report.blocksUnused += entries.count - use.live.count
+            uses.append(use)
+        }
+        let total = uses.reduce(0) { $0 + $1.size }
+        report.bytesBefore = Int64(total)
+        let empty = uses.filter { $0.live.isEmpty }
+        var partial = uses.filter { !$0.live.isEmpty && $0.deadBytes > 0 }.sorted {
+            Double($0.deadBytes) / Double($0.size) > Double($1.deadBytes) / Double($1.size)
+        }
+        // Repack the most wasteful packs until what stays unused is within the limit.
+        let limit = Int(Double(total) * options.maxUnusedPercent / 100)
+        var unused = partial.reduce(0) { $0 + $1.deadBytes }
+        var repack: [PackUse] = []
+        while unused > limit, !partial.isEmpty {
+            let next = partial.removeFirst()
+            repack.append(next)
+            unused -= next.deadBytes
+        }
+        let small = uses.filter { !$0.live.isEmpty && $0.deadBytes == 0 && $0.size < PackFormat.targetSize / 4 }
+        if small.count >= 10 { repack += small }
+        report.packsDeleted = empty.count
+        report.packsRepacked = repack.count
+        if options.dryRun {
+            report.bytesAfter = report.bytesBefore - Int64(empty.reduce(0) { $0 + $1.size }) - Int64(repack.reduce(0) { $0 + $1.deadBytes })
+            report.seconds = FileSystem.monotonicSeconds() - started
+            return report
+        }
+
+        // Copy live blocks of repacked packs into new packs (as stored, after verifying each).
+        let sealed = Mutex<[SealedPack]>([])
+        let writer = PackWriter(kind: .data, storage: vault.storage) { pack in sealed.withLock { $0.append(pack) } }
+        let reader = PackReader(storage: vault.storage)
+        var damaged = Set<BlockID>()
+        for pack in repack {
+            for entry in pack.live.sorted(by: { $0.offset < $1.offset }) {
+                do {
+                    let stored = try reader.readStored(BlockLocation(pack: pack.name, entry: entry))
+                    try writer.append(id: entry.id, stored: stored, rawLength: entry.rawLength, encoding: entry.encoding)
+                } catch {
+                    damaged.insert(entry.id)
+                    report.damaged.append("block \(entry.id.hex.prefix(16)) in pack \(pack.name): \(error)")
+                }
+            }
+        }
+        try writer.flush()
+        let written = sealed.withLock { $0 }
+        report.packsWritten = written.count
+
+        // One transaction moves every reference, then the files go.
+        let doomed = empty + repack
+        try catalog.transaction {
+            for pack in written { try catalog.insertPackReplacingLocations(pack) }
+            let deleteBlock = try catalog.database.prepare("DELETE FROM blocks WHERE hash = ? AND pack = ?")
+            let markPending = try catalog.database.prepare("INSERT OR IGNORE INTO pending_deletions(name) VALUES(?)")
+            let deletePack = try catalog.database.prepare("DELETE FROM packs WHERE id = ?")
+            for pack in doomed {
+                // Rows still pointing at a doomed pack are dead blocks (live ones now point elsewhere).
+                for (id, _) in try catalog.entries(ofPack: pack.id) {
+                    try deleteBlock.bind(id, at: 1)
+                    try deleteBlock.bind(pack.id, at: 2)
+                    try deleteBlock.step()
+                }
+                try deletePack.run([.integer(pack.id)])
+                try markPending.run([.text(pack.name)])
+            }
+            // Dead blocks left in kept packs keep their rows: a later backup may reuse them, and their
+            // space is reclaimed once their pack is worth repacking.
+            try catalog.dropBlocks(damaged)
+            let forgetMissing = try catalog.database.prepare("DELETE FROM missing_blocks WHERE hash = ?")
+            for id in try catalog.missingBlocks() where !used.contains(id) {
+                try forgetMissing.bind(id, at: 1)
+                try forgetMissing.step()
+            }
+            try catalog.database.execute("""
+                DELETE FROM blocklists WHERE hash NOT IN (SELECT blocklist FROM versions WHERE blocks > 1 AND blocklist IS NOT NULL)
+                """)
+        }
+        let readers = try vault.lockOutReaders(waitSeconds: 600)
+        try vault.finishPendingDeletions()
+        withExtendedLifetime(readers) {}
+        report.bytesAfter = try catalog.database.scalar("SELECT sum(size) FROM packs WHERE kind = 0") ?? 0
+        report.seconds = FileSystem.monotonicSeconds() - started
+        return report
+    }
+}
