@@ -155,13 +155,14 @@ final class LifecycleVault {
         return (result, try result.decode(CheckJSON.self))
     }
 
-    /// Restores every snapshot taken (or those given) and compares each with the tree it was taken of.
+    /// Restores every snapshot taken (or those given) and compares each with the tree it was taken of;
+    /// `in` names another vault (a copy of this one) to restore from.
     func expectSnapshotsRestore(_ snapshots: [(id: String, copy: String)]? = nil, _ context: String = "",
-                                sourceLocation: SourceLocation = #_sourceLocation) throws {
+                                in other: TestVault? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
         for (index, snapshot) in (snapshots ?? taken).enumerated() {
             let target = scratch.child("restored-\(index)")
             defer { try? Files.removeTree(target) }
-            let restore = try vault.run("restore", ["--target", target, snapshot.id])
+            let restore = try (other ?? vault).run("restore", ["--target", target, snapshot.id])
             #expect(restore.succeeded, "\(context): restore of snapshot \(snapshot.id): \(restore)", sourceLocation: sourceLocation)
             guard restore.succeeded else { continue }
             let problems = try Tree.differences(expected: snapshot.copy, actual: target)
