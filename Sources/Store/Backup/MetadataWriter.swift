@@ -32,8 +32,13 @@ struct MetadataWriter {
         // After a metadata pack was lost, every earlier snapshot's record is written again too.
         let rewrite = try catalog.setting("metadata_rewrite") == 1
         if rewrite {
-            for (_, earlier) in try catalog.snapshots() {
-                _ = try store(MetadataRecord.encodeSnapshot(earlier, versionRecords: []))
+            let snapshots = try catalog.snapshots().map(\.snapshot)
+            for earlier in snapshots { _ = try store(MetadataRecord.encodeSnapshot(earlier, versionRecords: [])) }
+            // The lost pack may have held forget records: whatever the surviving records describe
+            // that the catalog no longer has was forgotten, and must stay so after a rebuild.
+            let (forgottenSnapshots, forgottenSequences) = try forgottenSinceRecorded(keeping: Set(snapshots.map(\.id)))
+            if !forgottenSnapshots.isEmpty || !forgottenSequences.isEmpty {
+                _ = try store(MetadataRecord.encodeForget(snapshots: forgottenSnapshots, sequences: forgottenSequences))
             }
         }
         var batch: [(folder: [UInt8], version: FileVersion)] = []
@@ -69,5 +74,32 @@ struct MetadataWriter {
             if rewrite { try catalog.setSetting("metadata_rewrite", 0) }
         }
         return result
+    }
+
+    /// Snapshot ids and version sequences that surviving metadata records describe but the catalog
+    /// no longer has.
+    private func forgottenSinceRecorded(keeping snapshots: Set<String>) throws -> ([String], [Int64]) {
+        let catalog = vault.catalog
+        let reader = PackReader(storage: vault.storage)
+        var ids = Set<String>()
+        var sequences = Set<Int64>()
+        for pack in try catalog.packs() where pack.kind == Int(PackFormat.Kind.metadata.rawValue) {
+            for (_, entry) in try catalog.entries(ofPack: pack.id) {
+                guard let bytes = try? Array(reader.read(BlockLocation(pack: pack.name, entry: entry))) else { continue }
+                switch bytes.first {
+                case MetadataRecord.snapshotKind:
+                    if let (snapshot, _) = try? MetadataRecord.decodeSnapshot(bytes), !snapshots.contains(snapshot.id) { ids.insert(snapshot.id) }
+                case MetadataRecord.versionsKind:
+                    if let record = try? MetadataRecord.decodeVersions(bytes) {
+                        for (_, version) in record.versions where try !catalog.hasVersion(sequence: version.sequence) {
+                            sequences.insert(version.sequence)
+                        }
+                    }
+                default:
+                    break
+                }
+            }
+        }
+        return (ids.sorted(), sequences.sorted())
     }
 }

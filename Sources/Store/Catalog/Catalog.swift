@@ -421,15 +421,18 @@ public final class Catalog {
         return lost
     }
 
-    /// Forgets single blocks whose stored bytes are damaged, remembering them as missing.
-    public func dropBlocks(_ ids: Set<BlockID>) throws(StoreError) {
+    /// Forgets damaged copies of blocks (each in the pack named), remembering the blocks as
+    /// missing. Only the row for that pack goes: a healthy copy elsewhere is never dropped.
+    public func dropBlocks(_ copies: [(id: BlockID, pack: Int64)]) throws(StoreError) {
         let remember = try database.prepare("INSERT OR IGNORE INTO missing_blocks(hash) VALUES(?)")
-        let forget = try database.prepare("DELETE FROM blocks WHERE hash = ?")
-        for id in ids {
+        let forget = try database.prepare("DELETE FROM blocks WHERE hash = ? AND pack = ?")
+        for (id, pack) in copies {
+            try forget.bind(id, at: 1)
+            try forget.bind(pack, at: 2)
+            try forget.step()
+            guard database.changes > 0 else { continue }
             try remember.bind(id, at: 1)
             try remember.step()
-            try forget.bind(id, at: 1)
-            try forget.step()
         }
     }
 

@@ -21,7 +21,7 @@ public enum CheckSubset: Sendable, Equatable {
     /// Parses `P%` or `n/t`.
     public static func parse(_ text: String) throws(StoreError) -> CheckSubset {
         if text.hasSuffix("%"), let value = Double(text.dropLast()), value > 0, value <= 100 { return .percent(value) }
-        let parts = text.split(separator: "/")
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         if parts.count == 2, let n = Int(parts[0]), let t = Int(parts[1]), t >= 1, n >= 1, n <= t { return .part(n, of: t) }
         throw .invalidArgument("cannot read subset '\(text)'; use a percentage such as 10% or a part such as 2/5")
     }

@@ -65,7 +65,7 @@ public struct Checker {
         }
 
         // 3. Every recorded file version has all its blocks.
-        var absent = try missingReferencedBlocks()
+        var absent = try vault.absentReferencedBlocks()
         for id in try catalog.missingBlocks() { absent.insert(id) }
         for id in absent where damaged[id] == nil { damaged[id] = "it is missing from the vault" }
 
@@ -73,7 +73,12 @@ public struct Checker {
         if options.readData {
             var names = recorded.map(\.name).filter { onDisk.contains($0) }
             if let subset = options.subset { names = subset.select(names) }
-            let result = try readPacks(names, workers: options.workers)
+            // Only the copy the catalog points at counts; an older copy left in another pack is garbage.
+            var referenced: [String: Set<BlockID>] = [:]
+            for pack in recorded where names.contains(pack.name) {
+                referenced[pack.name] = Set(try catalog.entries(ofPack: pack.id).keys)
+            }
+            let result = try readPacks(names, referenced: referenced, workers: options.workers)
             report.packsRead = names.count
             report.blocksRead = result.blocks
             report.bytesRead = result.bytes
@@ -86,32 +91,6 @@ public struct Checker {
         return report
     }
 
-    /// Blocks that some non-deleted file version needs but the catalog's block index lacks.
-    private func missingReferencedBlocks() throws -> Set<BlockID> {
-        let database = vault.catalog.database
-        var absent = Set<BlockID>()
-        let single = try database.prepare("""
-            SELECT DISTINCT v.blocklist FROM versions v WHERE v.blocks = 1 AND v.deleted = 0
-            AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.hash = v.blocklist)
-            """)
-        while try single.step() { if let id = single.blockID(0) { absent.insert(id) } }
-        let lists = try database.prepare("SELECT DISTINCT blocklist, blocks FROM versions WHERE blocks > 1 AND deleted = 0")
-        var wanted: [(BlockID, Int)] = []
-        while try lists.step() { if let id = lists.blockID(0) { wanted.append((id, lists.int(1))) } }
-        for (hash, count) in wanted {
-            var version = FileVersion(path: [], type: .file)
-            version.blockListHash = hash
-            version.blockCount = count
-            let ids: [BlockID]
-            do { ids = try vault.catalog.blockIDs(of: version) } catch {
-                absent.insert(hash)   // the list itself is gone: name it by its hash
-                continue
-            }
-            for id in ids where try !vault.catalog.hasBlock(id) { absent.insert(id) }
-        }
-        return absent
-    }
-
     private struct ReadResult {
         var blocks = 0
         var bytes: Int64 = 0
@@ -120,7 +99,7 @@ public struct Checker {
     }
 
     /// Reads each pack whole and sequentially, on `workers` threads, verifying every block.
-    private func readPacks(_ names: [String], workers: Int) throws -> ReadResult {
+    private func readPacks(_ names: [String], referenced: [String: Set<BlockID>], workers: Int) throws -> ReadResult {
         let queue = BoundedQueue<String>(capacity: max(names.count, 1))
         names.forEach { queue.push($0) }
         queue.close()
@@ -134,7 +113,7 @@ public struct Checker {
                 defer { group.leave() }
                 let verifier = PackVerifier(storage: storage)
                 while let name = queue.pop() {
-                    let outcome = verifier.verify(name)
+                    let outcome = verifier.verify(name, referenced: referenced[name] ?? [])
                     result.withLock { total in
                         total.blocks += outcome.blocks
                         total.bytes += outcome.bytes
@@ -179,7 +158,9 @@ final class PackVerifier {
         var packError: String?
     }
 
-    func verify(_ name: String) -> Outcome {
+    /// Reads pack `name` and verifies every block; damage counts only for blocks in `referenced`
+    /// (the copies the catalog points at), so a stale copy left behind in an old pack is not reported.
+    func verify(_ name: String, referenced: Set<BlockID>) -> Outcome {
         var outcome = Outcome()
         let path = storage.location(of: name)
         do {
@@ -203,7 +184,9 @@ final class PackVerifier {
             }
             for entry in entries {
                 outcome.blocks += 1
-                if !verifyBlock(entry) { outcome.damaged[entry.id] = "pack \(name): its bytes do not match its hash" }
+                if referenced.contains(entry.id) && !verifyBlock(entry) {
+                    outcome.damaged[entry.id] = "pack \(name): its bytes do not match its hash"
+                }
             }
         } catch {
             outcome.packError = "pack \(name) cannot be read: \(error)"

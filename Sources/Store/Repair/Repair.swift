@@ -67,27 +67,39 @@ public enum Repair {
                                            : "pack \(name) is damaged and not recorded: leave it (garbage that prune deletes)")
         }
 
-        var corrupt: Set<BlockID> = []
+        var corrupt: [(id: BlockID, pack: Int64)] = []
         if options.readData {
             let verifier = PackVerifier(storage: vault.storage)
             for pack in recordedPacks where onDisk.contains(pack.name) && !lost.contains(pack.name) {
-                let outcome = verifier.verify(pack.name)
-                corrupt.formUnion(outcome.damaged.keys)
+                let outcome = verifier.verify(pack.name, referenced: Set(try vault.catalog.entries(ofPack: pack.id).keys))
+                corrupt += outcome.damaged.keys.map { ($0, pack.id) }
             }
-            for id in corrupt.sorted() { report.actions.append("block \(id.hex.prefix(16)) does not match its hash: drop the reference to it") }
+            for (id, _) in corrupt { report.actions.append("block \(id.hex.prefix(16)) does not match its hash: drop the reference to it") }
         }
 
-        // Which versions lose data: the blocks of lost packs and corrupt blocks.
-        var gone = corrupt
+        // Which versions lose data: the blocks of lost packs, corrupt blocks, and blocks recorded
+        // versions need that no pack has (after a rebuild, those of packs lost earlier).
+        var gone = Set(corrupt.map(\.id))
         for pack in recordedPacks where lost.contains(pack.name) {
             gone.formUnion(try vault.catalog.entries(ofPack: pack.id).keys)
         }
+        let alreadyMissing = try vault.catalog.missingBlocks()
+        let absent = try vault.absentReferencedBlocks().subtracting(alreadyMissing)
+        if !absent.isEmpty {
+            report.actions.append("\(absent.count) blocks that recorded versions need are in no pack: remember them as missing, so a backup stores them again where the source still has them")
+        }
+        gone.formUnion(absent)
         report.broken += try describeBroken(gone, vault: vault)
 
         if options.apply {
             try vault.catalog.transaction {
                 try vault.catalog.dropLostPacks(lost)
                 try vault.catalog.dropBlocks(corrupt)
+                let remember = try vault.catalog.database.prepare("INSERT OR IGNORE INTO missing_blocks(hash) VALUES(?)")
+                for id in absent {
+                    try remember.bind(id, at: 1)
+                    try remember.step()
+                }
             }
             if !unrecorded.isEmpty { try vault.recoverInterruptedWrites() }
         }
@@ -123,10 +135,11 @@ public enum Repair {
             for suffix in ["", "-wal", "-shm"] { unlink(building + suffix) }
             return
         }
-        // The old catalog (if any) is kept as catalog.db.damaged; its WAL must not be applied to the new one.
-        if FileSystem.exists(catalogPath) {
-            guard rename(catalogPath, catalogPath + ".damaged") == 0 else { throw StoreError.system("cannot move aside", catalogPath) }
-        }
+        // The old catalog (if any) stays reachable as catalog.db.damaged (a hard link), and its WAL
+        // must not be applied to the new one. Then one rename replaces it: at every moment there is
+        // a catalog.db, the old one or the new one.
+        unlink(catalogPath + ".damaged")
+        if FileSystem.exists(catalogPath) { _ = link(catalogPath, catalogPath + ".damaged") }
         for suffix in ["-wal", "-shm"] { unlink(catalogPath + suffix) }
         try FileSystem.fsyncDirectory(vaultPath)
         let descriptor = open(building, O_RDONLY | O_CLOEXEC)

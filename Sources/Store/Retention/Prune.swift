@@ -40,7 +40,9 @@ public enum Prune {
         defer { withExtendedLifetime(writeLock) {} }
         let catalog = vault.catalog
         var report = PruneReport()
-        if !options.dryRun { try vault.finishPendingDeletions() }
+        // Garbage an interrupted writer left (temporary files, unrecorded packs, pending deletions)
+        // is cleaned up or adopted first, so this prune reclaims it too.
+        if !options.dryRun { try vault.recoverInterruptedWrites() }
 
         // Mark.
         var used = Set<BlockID>()
@@ -105,14 +107,14 @@ public enum Prune {
         let sealed = SealedPackList()
         let writer = PackWriter(kind: .data, storage: vault.storage) { pack in sealed.append(pack) }
         let reader = PackReader(storage: vault.storage)
-        var damaged = Set<BlockID>()
+        var damaged: [(id: BlockID, pack: Int64)] = []
         for pack in repack {
             for entry in pack.live.sorted(by: { $0.offset < $1.offset }) {
                 do {
                     let stored = try reader.readStored(BlockLocation(pack: pack.name, entry: entry))
                     try writer.append(id: entry.id, stored: stored, rawLength: entry.rawLength, encoding: entry.encoding)
                 } catch {
-                    damaged.insert(entry.id)
+                    damaged.append((entry.id, pack.id))
                     report.damaged.append("block \(entry.id.hex.prefix(16)) in pack \(pack.name): \(error)")
                 }
             }
@@ -124,6 +126,8 @@ public enum Prune {
         // One transaction moves every reference, then the files go.
         let doomed = empty + repack
         try catalog.transaction {
+            // Damaged copies first, while their rows still point at the pack they were found in.
+            try catalog.dropBlocks(damaged)
             for pack in written { try catalog.insertPackReplacingLocations(pack) }
             let deleteBlock = try catalog.database.prepare("DELETE FROM blocks WHERE hash = ? AND pack = ?")
             let markPending = try catalog.database.prepare("INSERT OR IGNORE INTO pending_deletions(name) VALUES(?)")
@@ -140,7 +144,6 @@ public enum Prune {
             }
             // Dead blocks left in kept packs keep their rows: a later backup may reuse them, and their
             // space is reclaimed once their pack is worth repacking.
-            try catalog.dropBlocks(damaged)
             let forgetMissing = try catalog.database.prepare("DELETE FROM missing_blocks WHERE hash = ?")
             for id in try catalog.missingBlocks() where !used.contains(id) {
                 try forgetMissing.bind(id, at: 1)

@@ -167,3 +167,31 @@ extension Vault {
         return result
     }
 }
+
+extension Vault {
+    /// Blocks that some non-deleted file version needs but the catalog's block index lacks.
+    public func absentReferencedBlocks() throws -> Set<BlockID> {
+        let database = catalog.database
+        var absent = Set<BlockID>()
+        let single = try database.prepare("""
+            SELECT DISTINCT v.blocklist FROM versions v WHERE v.blocks = 1 AND v.deleted = 0
+            AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.hash = v.blocklist)
+            """)
+        while try single.step() { if let id = single.blockID(0) { absent.insert(id) } }
+        let lists = try database.prepare("SELECT DISTINCT blocklist, blocks FROM versions WHERE blocks > 1 AND deleted = 0")
+        var wanted: [(BlockID, Int)] = []
+        while try lists.step() { if let id = lists.blockID(0) { wanted.append((id, lists.int(1))) } }
+        for (hash, count) in wanted {
+            var version = FileVersion(path: [], type: .file)
+            version.blockListHash = hash
+            version.blockCount = count
+            let ids: [BlockID]
+            do { ids = try catalog.blockIDs(of: version) } catch {
+                absent.insert(hash)   // the list itself is gone: name it by its hash
+                continue
+            }
+            for id in ids where try !catalog.hasBlock(id) { absent.insert(id) }
+        }
+        return absent
+    }
+}
