@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Chunker"], path: "Tests/TestSupport"),
         .testTarget(name: "ChunkerTests", dependencies: ["Chunker", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
+        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Store", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]
 )
