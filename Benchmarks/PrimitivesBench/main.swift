@@ -115,7 +115,7 @@ func edited(_ data: [UInt8]) -> [UInt8] {
 func sweep(data: [UInt8]) {
     let changed = edited(data)
     let sets: [(Int, Int, Int)] = [
-        (16, 64, 256), (32, 64, 256), (32, 128, 512), (64, 128, 512), (64, 256, 1024), (128, 256, 1024), (256, 1024, 4096),
+        (16, 64, 256), (32, 64, 256), (32, 128, 512), (64, 128, 512), (96, 128, 512), (112, 128, 512), (64, 256, 1024), (128, 256, 1024), (192, 256, 1024), (256, 1024, 4096),
     ]
     print("FastCDC sweep (KiB min/normal/max): mean block, blocks per GiB, MB/s chunk+hash, new bytes after 40 small edits")
     for (minimum, normal, maximum) in sets {

@@ -334,8 +334,9 @@ public final class Catalog {
 
     // MARK: Packs and blocks
 
-    /// Records a sealed pack and all its blocks (blocks already indexed keep their first location).
-    public func insertPack(_ pack: SealedPack) throws(StoreError) {
+    /// Records a sealed pack and all its blocks. Blocks already indexed keep their first location,
+    /// unless `replacingLocations` (repacking), when the new pack becomes their location.
+    public func insertPack(_ pack: SealedPack, replacingLocations: Bool = false) throws(StoreError) {
         // A block stored again is no longer missing.
         let found = try database.prepare("DELETE FROM missing_blocks WHERE hash = ?")
         if try database.scalar("SELECT count(*) FROM missing_blocks") ?? 0 > 0 {
@@ -349,7 +350,8 @@ public final class Catalog {
                   .integer(Int64(pack.entries.count))])
         let packID = database.lastInsertRowID
         let insert = try database.prepare("""
-            INSERT OR IGNORE INTO blocks(hash, pack, offset, stored_length, raw_length, encoding) VALUES(?, ?, ?, ?, ?, ?)
+            INSERT OR \(replacingLocations ? "REPLACE" : "IGNORE") INTO blocks(hash, pack, offset, stored_length, raw_length, encoding)
+            VALUES(?, ?, ?, ?, ?, ?)
             """)
         for entry in pack.entries {
             try insert.bind(entry.id, at: 1)
@@ -368,26 +370,6 @@ public final class Catalog {
         var names: [String] = []
         while try statement.step() { names.append(statement.text(0)) }
         return names
-    }
-
-    /// Records a sealed pack that replaces earlier locations of its blocks (repacking).
-    public func insertPackReplacingLocations(_ pack: SealedPack) throws(StoreError) {
-        try database.prepare("INSERT INTO packs(name, kind, size, blocks) VALUES(?, ?, ?, ?)")
-            .run([.text(pack.name), .integer(Int64(pack.kind.rawValue)), .integer(Int64(pack.size)),
-                  .integer(Int64(pack.entries.count))])
-        let packID = database.lastInsertRowID
-        let upsert = try database.prepare("""
-            INSERT OR REPLACE INTO blocks(hash, pack, offset, stored_length, raw_length, encoding) VALUES(?, ?, ?, ?, ?, ?)
-            """)
-        for entry in pack.entries {
-            try upsert.bind(entry.id, at: 1)
-            try upsert.bind(packID, at: 2)
-            try upsert.bind(entry.offset, at: 3)
-            try upsert.bind(entry.storedLength, at: 4)
-            try upsert.bind(entry.rawLength, at: 5)
-            try upsert.bind(Int(entry.encoding.rawValue), at: 6)
-            try upsert.step()
-        }
     }
 
     public func packNames() throws(StoreError) -> [String] {

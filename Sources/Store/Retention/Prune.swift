@@ -128,7 +128,7 @@ public enum Prune {
         try catalog.transaction {
             // Damaged copies first, while their rows still point at the pack they were found in.
             try catalog.dropBlocks(damaged)
-            for pack in written { try catalog.insertPackReplacingLocations(pack) }
+            for pack in written { try catalog.insertPack(pack, replacingLocations: true) }
             let deleteBlock = try catalog.database.prepare("DELETE FROM blocks WHERE hash = ? AND pack = ?")
             let markPending = try catalog.database.prepare("INSERT OR IGNORE INTO pending_deletions(name) VALUES(?)")
             let deletePack = try catalog.database.prepare("DELETE FROM packs WHERE id = ?")
