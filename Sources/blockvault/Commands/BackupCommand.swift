@@ -94,7 +94,7 @@ final class ProgressDisplay: @unchecked Sendable {
                 draw()
                 usleep(250_000)
             }
-            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            Console.write("\r\u{1B}[K", to: 2)
             finished.signal()
         }.start()
     }
@@ -116,6 +116,6 @@ final class ProgressDisplay: @unchecked Sendable {
         let toHash = progress.filesToHash.load(ordering: .relaxed)
         let walking = progress.walkFinished.load(ordering: .relaxed) ? "" : "+"
         let line = "Scanning (\(percent)%)  \(files) entries, \(hashedFiles)/\(toHash)\(walking) files hashed, \(Format.bytes(hashed)) at \(String(format: "%.1f", rate)) MB/s, \(Format.bytes(progress.bytesAdded.load(ordering: .relaxed))) added"
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+        Console.write("\r\u{1B}[K\(line)", to: 2)
     }
 }

@@ -27,14 +27,7 @@ final class OutputBuffer {
     }
 
     func flush() {
-        var written = 0
-        bytes.withUnsafeBytes { raw in
-            while written < raw.count {
-                let count = Glibc.write(1, raw.baseAddress! + written, raw.count - written)
-                if count < 0 { if errno == EINTR { continue }; return }
-                written += count
-            }
-        }
+        Console.write(bytes, to: 1)
         bytes.removeAll(keepingCapacity: true)
     }
 }

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import Store
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The options every vault command shares.
 struct VaultOptions: ParsableArguments {
@@ -96,7 +99,32 @@ enum Format {
     }
 }
 
-/// Writes a line to stderr.
+/// Writes a line to stderr. Never traps: a closed or broken stderr loses the line, not the run.
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    Console.write(text + "\n", to: 2)
+}
+
+/// Writes a line to stdout, retrying interrupted and short writes (print() does neither).
+func print(_ text: String) {
+    Console.write(text + "\n", to: 1)
+}
+
+enum Console {
+    /// Writes all of `text` to `descriptor`, retrying EINTR and short writes; gives up silently on
+    /// any other error (EPIPE, EBADF), since there is nowhere left to report it.
+    static func write(_ text: String, to descriptor: Int32) { write(Array(text.utf8), to: descriptor) }
+
+    static func write(_ bytes: [UInt8], to descriptor: Int32) {
+        var done = 0
+        bytes.withUnsafeBytes { raw in
+            while done < raw.count {
+                let count = Glibc.write(descriptor, raw.baseAddress! + done, raw.count - done)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                done += count
+            }
+        }
+    }
 }
