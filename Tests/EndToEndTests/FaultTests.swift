@@ -166,6 +166,31 @@ extension EndToEndTests {
             }
         }
 
+        /// Every other write is interrupted, the report on stdout included (EINTR must be retried,
+        /// RELIABILITY.md): the backup succeeds and `--json` delivers its report.
+        @Test("EINTR on write (every other call) is retried: the backup succeeds, restores exactly, and its --json report arrives")
+        func interruptedWritesDuringBackup() throws {
+            let scratch = try ScratchDirectory("eintr-write")
+            defer { scratch.remove() }
+            let scenario = try FaultScenario(scratch: scratch)
+            try scenario.recordTwoSnapshots()
+            try scenario.add(.large, seed: 24)
+            let fault = SyscallFault(syscalls: "write", action: "error=EINTR", when: "1+2")
+            let (run, injected, calls) = try scenario.run("backup", ["--json", scenario.source], under: fault)
+            #expect(run.succeeded, "\(fault): a call was not retried (\(calls)): \(run)")
+            #expect(injected >= 3, "\(fault): only \(injected) calls were interrupted")
+            let snapshots = try scenario.vault.snapshots()
+            #expect(snapshots.count == scenario.recorded.count + 1, "\(fault): the backup recorded no snapshot")
+            #expect(!run.stdout.isEmpty, "\(fault): exit status \(run.status) but the --json report on stdout was lost (print() does not retry EINTR)")
+            if let report = try? run.decode(BackupReport.self) {
+                #expect(report.snapshot == snapshots.last?.id)
+            }
+            if run.succeeded, let last = snapshots.last, snapshots.count == scenario.recorded.count + 1 {
+                try scenario.record(last.id)
+                try scenario.expectRestoresExactly(last.id, as: scenario.recorded.last!.copy, "\(fault)")
+            }
+        }
+
         private func expectSucceeded(_ run: CommandResult, injected: Int, atLeast: Int, calls: [String],
                                      scenario: FaultScenario, _ context: String,
                                      sourceLocation: SourceLocation = #_sourceLocation) throws {
@@ -264,6 +289,23 @@ extension EndToEndTests {
             try scenario.expectVaultIntact("after the disk filled up again")
             try disk.shell("rm '\(filler)'")
             try scenario.expectNextBackupSucceeds("after deleting the filler")
+
+            // A restore onto the full disk: one line naming the file, nothing wrong under a final name,
+            // and once there is room, restore --overwrite into the same target is exact.
+            let target = disk.mountPoint + "/target"
+            try disk.shell("cat /dev/zero > '\(filler)' 2>/dev/null; truncate -s -1M '\(filler)'")
+            let latest = scenario.recorded.last!
+            let restore = try scenario.vault.run("restore", ["--target", target, latest.id])
+            scenario.expectCleanFailure(restore, "restore of 2.4 MiB onto a disk with 1 MiB free")
+            #expect(restore.errorOutput.contains("No space left on device"), "the error should say the disk is full: \(restore)")
+            _ = try expectNoWrongFile(in: disk.visiblePath(target), source: latest.copy, "restore onto a full disk")
+            try disk.shell("rm '\(filler)'")
+            let again = try scenario.vault.run("restore", ["--overwrite", "--target", target, latest.id])
+            #expect(again.succeeded, "restore --overwrite once there is room: \(again)")
+            if again.succeeded {
+                let problems = try Tree.differences(expected: latest.copy, actual: disk.visiblePath(target))
+                #expect(problems.isEmpty, "restore --overwrite once there is room differs: \(problems.prefix(10))")
+            }
         }
 
         // MARK: kill -9 during restore

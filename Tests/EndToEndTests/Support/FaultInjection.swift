@@ -121,6 +121,10 @@ final class PrivateTmpfs {
         }
     }
 
+    /// `path` as this process can read it: through the holder's root (`/proc/PID/root`), which
+    /// resolves in the holder's mount namespace, tmpfs included.
+    func visiblePath(_ path: String) -> String { "/proc/\(holder.processIdentifier)/root\(path)" }
+
     /// Runs `/bin/sh -c script` inside the namespace; fails unless it exits 0.
     func shell(_ script: String) throws {
         try Files.run(wrapper[0], Array(wrapper.dropFirst()) + ["/bin/sh", "-c", script])
