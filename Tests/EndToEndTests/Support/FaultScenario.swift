@@ -23,6 +23,7 @@ final class FaultScenario {
     /// Snapshots recorded so far, oldest first, with the copy of the tree each must restore to.
     private(set) var recorded: [(id: String, copy: String)] = []
     private var restoreCount = 0
+    private var copyCount = 0
 
     /// How much new data a backup under a fault has to store.
     enum Increment: String, Sendable {
@@ -67,9 +68,16 @@ final class FaultScenario {
         try record(vault.backup(source).snapshot)
     }
 
+    /// `forget --keep-last 1`: only the latest recorded snapshot stays.
+    func forgetAllButLatest() throws {
+        try vault.expectSuccess(vault.run("forget", ["--keep-last", "1"]))
+        recorded.removeFirst(recorded.count - 1)
+    }
+
     /// Remembers `id` as a snapshot of the tree as it is now.
     func record(_ id: String) throws {
-        let copy = scratch.child("expected-\(recorded.count + 1)")
+        copyCount += 1
+        let copy = scratch.child("expected-\(copyCount)")
         try Files.copyTree(source, to: copy)
         recorded.append((id, copy))
     }
