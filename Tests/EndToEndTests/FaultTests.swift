@@ -97,6 +97,57 @@ extension EndToEndTests {
             try scenario.expectNextBackupSucceeds(context)
         }
 
+        // MARK: Faults during prune
+
+        /// A fault for `prune --max-unused 0` after the first of two snapshots was forgotten: it
+        /// repacks the first snapshot's partly used data pack and deletes the old one.
+        struct PruneFault: Sendable, CustomTestStringConvertible {
+            var syscalls: String
+            var action: String
+            var when: String
+            var hits: String
+            var message: String
+
+            var testDescription: String { "\(syscalls) \(action) when=\(when): \(hits)" }
+            var fault: SyscallFault { SyscallFault(syscalls: syscalls, action: action, when: when) }
+        }
+
+        static let pruneFaults: [PruneFault] = [
+            PruneFault(syscalls: "write", action: "error=ENOSPC", when: "1..1", hits: "the repacked pack",
+                       message: ".pack.tmp: No space left on device"),
+            PruneFault(syscalls: "pwrite64", action: "error=ENOSPC", when: "20+", hits: "SQLite recording the repack",
+                       message: "blockvault: catalog: "),
+            PruneFault(syscalls: "fsync", action: "error=EIO", when: "3+", hits: "the directory of the repacked pack",
+                       message: "blockvault: cannot fsync "),
+            PruneFault(syscalls: "fdatasync", action: "error=EIO", when: "1+", hits: "SQLite's first commit",
+                       message: "blockvault: catalog: "),
+            PruneFault(syscalls: "unlink", action: "error=EIO", when: "1+", hits: "deleting the old pack",
+                       message: "blockvault: cannot delete pack "),
+        ]
+
+        @Test("I/O errors during prune: exit 1 with one line, the kept snapshot exact, check clean, the next prune succeeds",
+              arguments: pruneFaults)
+        func faultDuringPrune(_ fault: PruneFault) throws {
+            let scratch = try ScratchDirectory("prune-fault")
+            defer { scratch.remove() }
+            let scenario = try FaultScenario(scratch: scratch)
+            try scenario.recordTwoSnapshots()
+            try scenario.forgetAllButLatest()
+            let context = fault.testDescription
+            let (failed, injected, calls) = try scenario.run("prune", ["--max-unused", "0"], under: fault.fault)
+            #expect(injected > 0, "\(context): the fault never fired: \(failed)")
+            scenario.expectCleanFailure(failed, "\(context) (failed: \(calls))")
+            #expect(failed.errorOutput.contains(fault.message), "\(context): the error should say `\(fault.message)`: \(failed)")
+            try scenario.expectVaultIntact(context)
+
+            let next = try scenario.vault.run("prune", ["--max-unused", "0"])
+            #expect(next.succeeded, "\(context): the next prune: \(next)")
+            let check = try scenario.vault.run("check", ["--read-data", "--json"])
+            #expect(check.succeeded, "\(context): check --read-data after the next prune: \(check)")
+            try scenario.expectRecordedSnapshotsRestore(context + " (after the next prune)")
+            try scenario.expectNextBackupSucceeds(context)
+        }
+
         // MARK: EINTR
 
         /// Every other read of every file the backup stores (and of config.json) is interrupted.
@@ -248,6 +299,22 @@ extension EndToEndTests {
             try scenario.expectCheckPasses("after a partial backup")
             try scenario.expectRecordedSnapshotsRestore("after a partial backup")
             try scenario.expectNextBackupSucceeds("after a partial backup")
+        }
+
+        // MARK: An unwritable stderr
+
+        /// When even the error line cannot be written (stderr on a full disk, here /dev/full, whose
+        /// writes fail with ENOSPC), the command must still end with its documented status 1, not crash.
+        @Test("a failure whose error line cannot be written (2>/dev/full) still exits 1, not by a crash")
+        func unwritableStandardError() throws {
+            let scratch = try ScratchDirectory("dev-full")
+            defer { scratch.remove() }
+            let missing = scratch.child("no-vault")
+            let result = try Blockvault.run(["snapshots", "--repo", missing],
+                                            environment: ["SWIFT_BACKTRACE": "enable=no"],
+                                            wrapper: ["/bin/sh", "-c", "exec \"$0\" \"$@\" 2>/dev/full"])
+            #expect(!result.signaled && result.status == 1,
+                    "`blockvault snapshots --repo \(missing) 2>/dev/full`: \(result.signaled ? "killed by signal \(result.status)" : "exit status \(result.status)")")
         }
 
         // MARK: A really full disk
