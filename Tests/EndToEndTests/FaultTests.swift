@@ -14,17 +14,18 @@ extension EndToEndTests {
     /// packs and the error message (all `write`); its workers write the data packs they fill (`write`);
     /// SQLite writes with `pwrite64` (the main thread at start and end, the committer thread in between)
     /// and syncs with `fdatasync`; packs and their directories are synced with `fsync`. The cases below
-    /// pick the call numbers that reach each of these, and never the error message itself.
+    /// pick the call numbers that reach each of these, and never the error message itself (what a
+    /// failed error message does is `unwritableStandardError`'s subject).
     @Suite("Fault injection")
     struct FaultTests {
-        /// A fault for a backup, the data it has to store, and what the fault hits there.
-        struct BackupFault: Sendable, CustomTestStringConvertible {
+        /// A fault, the data the faulty backup has to store, and what the fault hits there.
+        struct Fault: Sendable, CustomTestStringConvertible {
             var syscalls: String
             var action: String
             var when: String
-            var increment: FaultScenario.Increment
+            var increment: FaultScenario.Increment = .none
             /// `--workers` (nil: the default), to make the per-thread call numbers predictable.
-            var workers: Int?
+            var workers: Int? = nil
             var hits: String
             /// What the error line must say (the fault hit what `hits` claims).
             var message: String
@@ -33,55 +34,55 @@ extension EndToEndTests {
             var fault: SyscallFault { SyscallFault(syscalls: syscalls, action: action, when: when) }
         }
 
-        static let outOfSpace: [BackupFault] = [
-            BackupFault(syscalls: "write", action: "error=ENOSPC", when: "2+", increment: .large, workers: 1,
-                        hits: "the worker's second data pack and every write after it",
-                        message: ".pack.tmp: No space left on device"),
-            BackupFault(syscalls: "write", action: "error=ENOSPC", when: "1..1", increment: .small,
-                        hits: "the last data pack, written by the main thread",
-                        message: ".pack.tmp: No space left on device"),
-            BackupFault(syscalls: "write", action: "error=ENOSPC", when: "2..2", increment: .small,
-                        hits: "the metadata pack",
-                        message: ".pack.tmp: No space left on device"),
-            BackupFault(syscalls: "pwrite64", action: "error=ENOSPC", when: "5+", increment: .small,
-                        hits: "SQLite while the catalog is opened",
-                        message: "blockvault: catalog: "),
-            BackupFault(syscalls: "pwrite64", action: "error=ENOSPC", when: "50+", increment: .large,
-                        hits: "SQLite in the committer's first batches",
-                        message: "blockvault: catalog: "),
-            BackupFault(syscalls: "pwrite64", action: "error=ENOSPC", when: "200+", increment: .large,
-                        hits: "SQLite in a later committer batch",
-                        message: "blockvault: catalog: "),
+        static let outOfSpace: [Fault] = [
+            Fault(syscalls: "write", action: "error=ENOSPC", when: "2+", increment: .large, workers: 1,
+                  hits: "the worker's second data pack and every write after it",
+                  message: ".pack.tmp: No space left on device"),
+            Fault(syscalls: "write", action: "error=ENOSPC", when: "1..1", increment: .small,
+                  hits: "the last data pack, written by the main thread",
+                  message: ".pack.tmp: No space left on device"),
+            Fault(syscalls: "write", action: "error=ENOSPC", when: "2..2", increment: .small,
+                  hits: "the metadata pack",
+                  message: ".pack.tmp: No space left on device"),
+            Fault(syscalls: "pwrite64", action: "error=ENOSPC", when: "5+", increment: .small,
+                  hits: "SQLite while the catalog is opened",
+                  message: "blockvault: catalog: "),
+            Fault(syscalls: "pwrite64", action: "error=ENOSPC", when: "50+", increment: .large,
+                  hits: "SQLite in the committer's first batches",
+                  message: "blockvault: catalog: "),
+            Fault(syscalls: "pwrite64", action: "error=ENOSPC", when: "200+", increment: .large,
+                  hits: "SQLite in a later committer batch",
+                  message: "blockvault: catalog: "),
         ]
 
-        static let failedSyncs: [BackupFault] = [
-            BackupFault(syscalls: "fsync", action: "error=EIO", when: "1+", increment: .large, workers: 1,
-                        hits: "the first pack (or its directory) synced",
-                        message: "blockvault: cannot fsync "),
-            BackupFault(syscalls: "fsync", action: "error=EIO", when: "3+", increment: .large, workers: 1,
-                        hits: "a later pack or the directory it was renamed into",
-                        message: "blockvault: cannot fsync "),
-            BackupFault(syscalls: "fdatasync", action: "error=EIO", when: "1+", increment: .large,
-                        hits: "SQLite's first commit",
-                        message: "blockvault: catalog: "),
-            BackupFault(syscalls: "fdatasync", action: "error=EIO", when: "1+", increment: .none,
-                        hits: "the commit of a snapshot of an unchanged tree",
-                        message: "blockvault: catalog: "),
+        static let failedSyncs: [Fault] = [
+            Fault(syscalls: "fsync", action: "error=EIO", when: "1+", increment: .large, workers: 1,
+                  hits: "the first pack (or its directory) synced",
+                  message: "blockvault: cannot fsync "),
+            Fault(syscalls: "fsync", action: "error=EIO", when: "3+", increment: .large, workers: 1,
+                  hits: "a later pack or the directory it was renamed into",
+                  message: "blockvault: cannot fsync "),
+            Fault(syscalls: "fdatasync", action: "error=EIO", when: "1+", increment: .large,
+                  hits: "SQLite's first commit",
+                  message: "blockvault: catalog: "),
+            Fault(syscalls: "fdatasync", action: "error=EIO", when: "1+", increment: .none,
+                  hits: "the commit of a snapshot of an unchanged tree",
+                  message: "blockvault: catalog: "),
         ]
 
         @Test("ENOSPC on a write during backup: exit 1 with one line, no snapshot, earlier snapshots exact, check clean, the next backup succeeds",
               arguments: outOfSpace)
-        func outOfSpaceDuringBackup(_ fault: BackupFault) throws {
+        func outOfSpaceDuringBackup(_ fault: Fault) throws {
             try expectBackupFailsCleanly(fault, label: "enospc")
         }
 
         @Test("EIO on fsync or fdatasync during backup: exit 1 with one line, no snapshot, earlier snapshots exact, check clean, the next backup succeeds",
               arguments: failedSyncs)
-        func failedSyncDuringBackup(_ fault: BackupFault) throws {
+        func failedSyncDuringBackup(_ fault: Fault) throws {
             try expectBackupFailsCleanly(fault, label: "eio-sync")
         }
 
-        private func expectBackupFailsCleanly(_ fault: BackupFault, label: String) throws {
+        private func expectBackupFailsCleanly(_ fault: Fault, label: String) throws {
             let scratch = try ScratchDirectory(label)
             defer { scratch.remove() }
             let scenario = try FaultScenario(scratch: scratch)
@@ -99,35 +100,24 @@ extension EndToEndTests {
 
         // MARK: Faults during prune
 
-        /// A fault for `prune --max-unused 0` after the first of two snapshots was forgotten: it
-        /// repacks the first snapshot's partly used data pack and deletes the old one.
-        struct PruneFault: Sendable, CustomTestStringConvertible {
-            var syscalls: String
-            var action: String
-            var when: String
-            var hits: String
-            var message: String
-
-            var testDescription: String { "\(syscalls) \(action) when=\(when): \(hits)" }
-            var fault: SyscallFault { SyscallFault(syscalls: syscalls, action: action, when: when) }
-        }
-
-        static let pruneFaults: [PruneFault] = [
-            PruneFault(syscalls: "write", action: "error=ENOSPC", when: "1..1", hits: "the repacked pack",
-                       message: ".pack.tmp: No space left on device"),
-            PruneFault(syscalls: "pwrite64", action: "error=ENOSPC", when: "20+", hits: "SQLite recording the repack",
-                       message: "blockvault: catalog: "),
-            PruneFault(syscalls: "fsync", action: "error=EIO", when: "3+", hits: "the directory of the repacked pack",
-                       message: "blockvault: cannot fsync "),
-            PruneFault(syscalls: "fdatasync", action: "error=EIO", when: "1+", hits: "SQLite's first commit",
-                       message: "blockvault: catalog: "),
-            PruneFault(syscalls: "unlink", action: "error=EIO", when: "1+", hits: "deleting the old pack",
-                       message: "blockvault: cannot delete pack "),
+        /// Faults for `prune --max-unused 0` after the first of two snapshots was forgotten: it repacks
+        /// the first snapshot's partly used data pack and deletes the old one.
+        static let pruneFaults: [Fault] = [
+            Fault(syscalls: "write", action: "error=ENOSPC", when: "1..1", hits: "the repacked pack",
+                  message: ".pack.tmp: No space left on device"),
+            Fault(syscalls: "pwrite64", action: "error=ENOSPC", when: "20+", hits: "SQLite recording the repack",
+                  message: "blockvault: catalog: "),
+            Fault(syscalls: "fsync", action: "error=EIO", when: "3+", hits: "the directory of the repacked pack",
+                  message: "blockvault: cannot fsync "),
+            Fault(syscalls: "fdatasync", action: "error=EIO", when: "1+", hits: "SQLite's first commit",
+                  message: "blockvault: catalog: "),
+            Fault(syscalls: "unlink", action: "error=EIO", when: "1+", hits: "deleting the old pack",
+                  message: "blockvault: cannot delete pack "),
         ]
 
         @Test("I/O errors during prune: exit 1 with one line, the kept snapshot exact, check clean, the next prune succeeds",
               arguments: pruneFaults)
-        func faultDuringPrune(_ fault: PruneFault) throws {
+        func faultDuringPrune(_ fault: Fault) throws {
             let scratch = try ScratchDirectory("prune-fault")
             defer { scratch.remove() }
             let scenario = try FaultScenario(scratch: scratch)
