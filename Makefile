@@ -1,6 +1,6 @@
 # blockvault — build, test, demo, bench. Every target installs what is missing first.
 SWIFT ?= swift
-APT_PACKAGES = libsqlite3-dev libzstd-dev libssl-dev pkg-config
+APT_PACKAGES = libsqlite3-dev libzstd-dev libssl-dev pkg-config strace
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build test demo bench clean
