@@ -60,8 +60,11 @@ public struct Checker {
             }
         }
         let recordedNames = Set(recorded.map(\.name))
+        let pending = Set(try catalog.pendingDeletions())
         for name in onDisk.subtracting(recordedNames).sorted() {
-            report.notes.append("pack \(name) is not referenced by the catalog (left by an interrupted writer; the next backup adopts it)")
+            report.notes.append(pending.contains(name)
+                ? "pack \(name) is no longer used and waits to be deleted (the next prune or backup deletes it)"
+                : "pack \(name) is not referenced by the catalog (left by an interrupted writer; the next backup adopts it)")
         }
 
         // 3. Every recorded file version has all its blocks.
