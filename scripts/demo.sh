@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: back up a real documentation tree, edit it, back up again, list versions, restore an
-# earlier version of one file and the whole first snapshot, and show what dedup and compression saved.
+# earlier version of one file and the whole first snapshot, show what dedup and compression saved,
+# and push the history to a receive-only replica that restores the same earlier version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BV="$PWD/.build/release/blockvault"
@@ -42,5 +43,13 @@ if diff -r --no-dereference "$WORK/restored-first" "$SRC" >/dev/null 2>&1; then 
 echo "restored first snapshot differs from today's tree only by the edits:"
 diff -rq --no-dereference "$WORK/restored-first" "$SRC" | sed 's|'"$WORK"'/||g' || true
 step "$BV" stats
+
+# Replication: a receive-only replica gets the whole history; an earlier version restores from it alone.
+step "$BV" init --repo "$WORK/replica" --receive-only
+step "$BV" push --to "$WORK/replica"
+step "$BV" snapshots --repo "$WORK/replica"
+step "$BV" restore --repo "$WORK/replica" --target "$WORK/from-replica" "$first" --include notes.txt
+cmp "$WORK/from-replica/notes.txt" "$WORK/restored-notes/notes.txt"
+echo "the replica restores notes.txt version 1 exactly as the master does"
 echo
 echo "demo finished: every command above ran against a real vault in $WORK (removed on exit)"
