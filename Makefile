@@ -1,6 +1,7 @@
-# blockvault — build, test, demo, bench. Every target installs what is missing first.
+# blockvault — build, test, demo, bench. Every target installs what is missing first
+# (openssh-server, openssh-client, rsync and strace are for the end-to-end and replication tests).
 SWIFT ?= swift
-APT_PACKAGES = libsqlite3-dev libzstd-dev libssl-dev pkg-config strace
+APT_PACKAGES = libsqlite3-dev libzstd-dev libssl-dev pkg-config openssh-server openssh-client rsync strace
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build test demo bench clean

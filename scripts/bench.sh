@@ -9,6 +9,8 @@
 #   BENCH_KEEP=1        keep vaults, restored trees, src and the primitive files in bench-work/
 #   BENCH_TOOLS="..."   which tools to run (default "blockvault restic borg")
 #   BENCH_TIMEOUT=1800  seconds after which one step (backup, restore) is killed and the run fails
+#   BENCH_REPLICATION=1 then blockvault push against rsync, both over ssh on loopback
+#                       (scripts/bench-replication.sh; 0 skips it)
 # Everything happens in bench-work/ under the repository root. The corpus (v1, v2) is cached
 # there across runs; the summary is written to bench-work/results.txt, tool output to
 # bench-work/logs/.
@@ -315,6 +317,12 @@ done
 
 heading "Results"
 python3 "$SCRIPTS/bench-report.py" "$RAW" | tee -a "$RESULTS"
+
+# Replication: push to a receive-only replica against rsync, both over ssh to a private sshd.
+if [ "${BENCH_REPLICATION:-1}" = 1 ] && uses blockvault; then
+    BENCH_CORPUS=$CORPUS BENCH_RESULTS=$RESULTS BENCH_TIMEOUT=$STEP_TIMEOUT BENCH_REPLICATION_REPS=${BENCH_REPLICATION_REPS:-$REPS} \
+        bash "$SCRIPTS/bench-replication.sh"
+fi
 
 if [ "$KEEP" = 1 ]; then
     say "BENCH_KEEP=1: kept $SRC, $RUN and the primitive data files"

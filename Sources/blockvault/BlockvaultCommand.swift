@@ -1,5 +1,7 @@
 import ArgumentParser
+import Chunker
 import Foundation
+import Replication
 import Store
 
 @main
@@ -19,6 +21,8 @@ struct BlockvaultCommand: ParsableCommand {
 
     /// Runs the command; every failure becomes one line on stderr (`blockvault: …`) and an exit status.
     static func main() {
+        // A peer that dies must become an error on write (EPIPE), not a silent death by SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -26,6 +30,12 @@ struct BlockvaultCommand: ParsableCommand {
             printError("blockvault: \(failure.description)")
             Foundation.exit(failure.exitCode)
         } catch let error as StoreError {
+            printError("blockvault: \(error.description)")
+            Foundation.exit(1)
+        } catch let error as ReplicationError {
+            printError("blockvault: \(error.description)")
+            Foundation.exit(1)
+        } catch let error as ChunkerError {
             printError("blockvault: \(error.description)")
             Foundation.exit(1)
         } catch {

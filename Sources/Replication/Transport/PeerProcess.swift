@@ -46,11 +46,16 @@ public final class PeerProcess {
 
     /// Starts the peer; its stderr is ours, so its one-line errors reach the user.
     public init(arguments: [String]) throws {
+        if arguments[0].contains("/") && !FileManager.default.isExecutableFile(atPath: arguments[0]) {
+            throw ReplicationError.transport("cannot run \(arguments[0]): not found or not executable")
+        }
         process.executableURL = URL(fileURLWithPath: arguments[0].contains("/") ? arguments[0] : "/usr/bin/env")
         process.arguments = arguments[0].contains("/") ? Array(arguments.dropFirst()) : arguments
         process.standardInput = toPeer
         process.standardOutput = fromPeer
-        do { try process.run() } catch { throw ReplicationError.transport("cannot start \(arguments[0]): \(error)") }
+        do { try process.run() } catch {
+            throw ReplicationError.transport("cannot start \(arguments[0]): \((error as NSError).localizedDescription)")
+        }
         stream = FileDescriptorStream(input: fromPeer.fileHandleForReading.fileDescriptor,
                                       output: toPeer.fileHandleForWriting.fileDescriptor)
     }

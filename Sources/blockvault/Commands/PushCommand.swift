@@ -59,9 +59,17 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         guard stdio else { throw CommandFailure.message("serve needs --stdio (TLS listening is not built yet)", exitCode: 2) }
-        let opened = try vault.openVault()
-        var session = ReceiverSession(sink: try VaultSink(vault: opened))
-        try SessionDriver.run(&session, over: Connection(stream: FileDescriptorStream(input: 0, output: 1)))
+        let connection = Connection(stream: FileDescriptorStream(input: 0, output: 1))
+        let sink: VaultSink
+        do {
+            sink = try VaultSink(vault: try vault.openVault())
+        } catch {
+            // Tell the pushing side why, so its own error says it (ssh carries our stderr too).
+            try? connection.send(.close(reason: "\(error)"))
+            throw error
+        }
+        var session = ReceiverSession(sink: sink)
+        try SessionDriver.run(&session, over: connection)
         printError("blockvault serve: received \(session.versionsRecorded) versions, \(session.blocksReceived) blocks (\(Format.bytes(session.bytesReceived))), \(session.snapshotsAdded) new snapshots")
     }
 }

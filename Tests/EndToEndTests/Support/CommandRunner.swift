@@ -18,7 +18,8 @@ struct CommandResult: CustomStringConvertible {
 
     var output: String { String(decoding: stdout, as: UTF8.self) }
     var errorOutput: String { String(decoding: stderr, as: UTF8.self) }
-    var errorLines: [String] { errorOutput.split(separator: "\n").map(String.init) }
+    /// Lines of stderr; "\r\n" (one Character in Swift, as ssh ends its messages) ends a line too.
+    var errorLines: [String] { errorOutput.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init) }
     var succeeded: Bool { !signaled && !timedOut && status == 0 }
 
     var description: String {
