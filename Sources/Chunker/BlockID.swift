@@ -76,6 +76,13 @@ public struct BlockID: Hashable, Sendable, Comparable, CustomStringConvertible {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The IDs stored back to back in `bytes` (32 bytes each), in order; a trailing partial ID is ignored.
+    public static func list(in bytes: UnsafeRawBufferPointer) -> [BlockID] {
+        stride(from: 0, to: bytes.count - bytes.count % byteCount, by: byteCount).map {
+            BlockID(digest: UnsafeRawBufferPointer(rebasing: bytes[$0..<$0 + byteCount]))
+        }
+    }
+
     /// The first 8 digest bytes as a big-endian integer: a cheap, well-spread key for sharding.
     @inlinable public var prefix64: UInt64 { w0 }
 

@@ -61,9 +61,7 @@ public final class VaultSink: ReplicationSink {
         if version.blockCount == 1 { return [hash] }
         let ids: [BlockID]
         if let list = lists[hash] {
-            ids = stride(from: 0, to: list.ids.count, by: 32).map { offset in
-                list.ids.withUnsafeBytes { BlockID(digest: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + 32])) }
-            }
+            ids = list.ids.withUnsafeBytes(BlockID.list(in:))
         } else {
             ids = try writer.vault.catalog.blockIDs(of: version)
         }

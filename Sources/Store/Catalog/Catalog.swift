@@ -314,11 +314,7 @@ public final class Catalog {
         let statement = try database.prepare("SELECT ids FROM blocklists WHERE hash = ?")
         try statement.bind(hash, at: 1)
         guard try statement.step() else { throw .corrupt("block list \(hash) is missing from the catalog") }
-        let ids = statement.withBlob(0) { raw -> [BlockID] in
-            stride(from: 0, to: raw.count - raw.count % 32, by: 32).map {
-                BlockID(digest: UnsafeRawBufferPointer(rebasing: raw[$0..<$0 + 32]))
-            }
-        }
+        let ids = statement.withBlob(0, BlockID.list(in:))
         try statement.step()
         return ids
     }

@@ -145,13 +145,10 @@ public struct Checker {
 /// Reads one pack into memory and verifies its footer and every block. Not thread-safe: one per thread.
 final class PackVerifier {
     private let storage: any PackStorage
-    private let decompressor = ZstdDecompressor()
-    private let hasher = SHA256Hasher()
+    private let decoder = BlockDecoder()
     private var buffer: [UInt8] = []
-    private var plain = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
 
     init(storage: any PackStorage) { self.storage = storage }
-    deinit { plain.deallocate() }
 
     struct Outcome {
         var blocks = 0
@@ -200,17 +197,7 @@ final class PackVerifier {
     private func verifyBlock(_ entry: PackEntry) -> Bool {
         buffer.withUnsafeBytes { raw -> Bool in
             let stored = UnsafeRawBufferPointer(rebasing: raw[entry.offset..<entry.offset + entry.storedLength])
-            switch entry.encoding {
-            case .raw:
-                return hasher.hash(stored) == entry.id
-            case .zstd:
-                if plain.count < entry.rawLength {
-                    plain.deallocate()
-                    plain = .allocate(byteCount: entry.rawLength, alignment: 16)
-                }
-                let target = UnsafeMutableRawBufferPointer(rebasing: plain[0..<entry.rawLength])
-                return decompressor.decompress(stored, into: target) && hasher.hash(UnsafeRawBufferPointer(target)) == entry.id
-            }
+            return (try? decoder.decode(stored, encoding: entry.encoding, rawLength: entry.rawLength, id: entry.id)) != nil
         }
     }
 }

@@ -13,18 +13,15 @@ public struct BlockLocation: Sendable, Hashable {
 /// to its ID is an error, never returned. Not thread-safe: one per worker.
 public final class PackReader {
     private let storage: any PackStorage
-    private let decompressor = ZstdDecompressor()
-    private let hasher = SHA256Hasher()
+    private let decoder = BlockDecoder()
     private var descriptors: [String: Int32] = [:]
     private var storedBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-    private var plainBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
 
     public init(storage: any PackStorage) { self.storage = storage }
 
     deinit {
         descriptors.values.forEach { close($0) }
         storedBuffer.deallocate()
-        plainBuffer.deallocate()
     }
 
     private func descriptor(for pack: String) throws(StoreError) -> Int32 {
@@ -55,21 +52,12 @@ public final class PackReader {
         PackReader.grow(&storedBuffer, to: entry.storedLength)
         let stored = UnsafeMutableRawBufferPointer(rebasing: storedBuffer[0..<entry.storedLength])
         try FileSystem.preadAll(try descriptor(for: location.pack), stored, offset: Int64(entry.offset), path: path)
-        let plain: UnsafeRawBufferPointer
-        switch entry.encoding {
-        case .raw:
-            plain = UnsafeRawBufferPointer(stored)
-        case .zstd:
-            PackReader.grow(&plainBuffer, to: entry.rawLength)
-            let target = UnsafeMutableRawBufferPointer(rebasing: plainBuffer[0..<entry.rawLength])
-            guard decompressor.decompress(UnsafeRawBufferPointer(stored), into: target) else {
-                throw .corrupt("block \(entry.id) in pack \(location.pack) does not decompress")
-            }
-            plain = UnsafeRawBufferPointer(target)
-        }
-        guard hasher.hash(plain) == entry.id else {
+        do {
+            return try decoder.decode(UnsafeRawBufferPointer(stored), encoding: entry.encoding, rawLength: entry.rawLength, id: entry.id)
+        } catch .undecodable {
+            throw .corrupt("block \(entry.id) in pack \(location.pack) does not decompress")
+        } catch {
             throw .corrupt("block \(entry.id) in pack \(location.pack) does not match its hash")
         }
-        return plain
     }
 }

@@ -11,9 +11,7 @@ public final class ReplicaWriter {
     private let lock: VaultLock
     private let packs: PackWriter
     private let sealed = SealedPackList()
-    private let decompressor = ZstdDecompressor()
-    private let hasher = SHA256Hasher()
-    private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    private let decoder = BlockDecoder()
     /// Blocks stored during this transfer that may sit in a pack not sealed yet.
     private var session = Set<BlockID>()
 
@@ -37,8 +35,6 @@ public final class ReplicaWriter {
         }
     }
 
-    deinit { scratch.deallocate() }
-
     /// The master's sequence up to which this replica has recorded every version.
     public func recordedSequence() throws -> Int64 { try vault.catalog.maximumSequence() }
 
@@ -53,23 +49,13 @@ public final class ReplicaWriter {
         guard rawLength >= 0, rawLength <= PackFormat.maximumBlockSize, stored.count <= PackFormat.maximumBlockSize else {
             throw StoreError.corrupt("block \(id) from the peer declares \(rawLength) bytes, more than a block may have")
         }
-        let plain: UnsafeRawBufferPointer
-        switch encoding {
-        case .raw:
-            guard stored.count == rawLength else { throw StoreError.corrupt("raw block \(id) from the peer has the wrong length") }
-            plain = stored
-        case .zstd:
-            if scratch.count < rawLength {
-                scratch.deallocate()
-                scratch = .allocate(byteCount: rawLength, alignment: 16)
-            }
-            let target = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<rawLength])
-            guard decompressor.decompress(stored, into: target) else {
-                throw StoreError.corrupt("block \(id) from the peer does not decompress to its declared \(rawLength) bytes")
-            }
-            plain = UnsafeRawBufferPointer(target)
+        do {
+            _ = try decoder.decode(stored, encoding: encoding, rawLength: rawLength, id: id)
+        } catch .undecodable {
+            throw StoreError.corrupt("block \(id) from the peer does not decompress to its declared \(rawLength) bytes")
+        } catch {
+            throw StoreError.corrupt("block \(id) from the peer does not match its hash")
         }
-        guard hasher.hash(plain) == id else { throw StoreError.corrupt("block \(id) from the peer does not match its hash") }
         guard session.insert(id).inserted, try !vault.catalog.hasBlock(id) else { return }
         try packs.append(id: id, stored: stored, rawLength: rawLength, encoding: encoding)
     }

@@ -52,11 +52,7 @@ public enum Prune {
             SELECT l.ids FROM blocklists l WHERE l.hash IN (SELECT DISTINCT blocklist FROM versions WHERE blocks > 1)
             """)
         while try lists.step() {
-            lists.withBlob(0) { raw in
-                for offset in stride(from: 0, to: raw.count - raw.count % 32, by: 32) {
-                    used.insert(BlockID(digest: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + 32])))
-                }
-            }
+            used.formUnion(lists.withBlob(0, BlockID.list(in:)))
         }
 
         // Sweep plan: per data pack, live and dead bytes.

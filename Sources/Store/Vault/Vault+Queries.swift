@@ -131,12 +131,7 @@ extension Vault {
         let lists = try catalog.database.prepare("SELECT hash, ids FROM blocklists")
         while try lists.step() {
             guard let hash = lists.blockID(0) else { continue }
-            let hits = lists.withBlob(1) { raw -> [BlockID] in
-                stride(from: 0, to: raw.count - raw.count % 32, by: 32).compactMap { offset in
-                    let id = BlockID(digest: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + 32]))
-                    return blocks.contains(id) ? id : nil
-                }
-            }
+            let hits = lists.withBlob(1, BlockID.list(in:)).filter(blocks.contains)
             if !hits.isEmpty { listsUsing[hash] = hits }
         }
         let snapshots = try catalog.snapshots()
