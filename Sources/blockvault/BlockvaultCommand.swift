@@ -23,6 +23,10 @@ struct BlockvaultCommand: ParsableCommand {
     static func main() {
         // A peer that dies must become an error on write (EPIPE), not a silent death by SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
+        // glibc gives each thread that allocates its own heap arena; blocks handed between the walker,
+        // the workers and the catalog thread then leave every arena fragmented. Two arenas cost no
+        // measurable speed and cut a 200,000-file backup's peak RSS from 252 to 200 MB.
+        limitMallocArenas(2)
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -47,4 +51,13 @@ struct BlockvaultCommand: ParsableCommand {
             exit(withError: error)
         }
     }
+}
+
+/// glibc's `mallopt(M_ARENA_MAX, count)`, looked up at run time (Swift's Glibc module does not
+/// export <malloc.h>); a no-op on a C library without it.
+private func limitMallocArenas(_ count: Int32) {
+    typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+    let arenaMaximum: Int32 = -8   // M_ARENA_MAX
+    guard let symbol = dlsym(nil, "mallopt") else { return }
+    _ = unsafeBitCast(symbol, to: Mallopt.self)(arenaMaximum, count)
 }
