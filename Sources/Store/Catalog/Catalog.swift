@@ -13,7 +13,7 @@ public final class Catalog {
     /// header so a damaged file is reported at open, not half-way through a backup.
     public init(path: String, writable: Bool = true) throws(StoreError) {
         database = try Database(path: path, create: writable, readOnly: false)
-        try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY")
+        try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384")
         let version = try database.scalar("PRAGMA user_version") ?? 0
         if version == 0 && writable {
             try database.execute("BEGIN IMMEDIATE; \(Catalog.schema) \(Catalog.migrations.joined()) PRAGMA user_version=\(Catalog.schemaVersion); COMMIT;")
@@ -430,17 +430,48 @@ public final class Catalog {
         return result
     }
 
-    /// The catalog's entries for one pack, keyed by block.
+    /// The catalog's entries for one pack, keyed by block. The block table is keyed by hash, so this
+    /// reads all of it: to visit many packs, use `forEachPackEntries`.
     public func entries(ofPack packID: Int64) throws(StoreError) -> [BlockID: PackEntry] {
         let statement = try database.prepare("SELECT hash, offset, stored_length, raw_length, encoding FROM blocks WHERE pack = ?")
         try statement.bind([.integer(packID)])
         var result: [BlockID: PackEntry] = [:]
         while try statement.step() {
-            guard let id = statement.blockID(0) else { throw .corrupt("a block row has a hash that is not 32 bytes") }
-            let encoding = PackFormat.Encoding(rawValue: UInt8(truncatingIfNeeded: statement.int(4))) ?? .raw
-            result[id] = PackEntry(id: id, offset: statement.int(1), storedLength: statement.int(2), rawLength: statement.int(3), encoding: encoding)
+            let entry = try Catalog.packEntry(from: statement, first: 0)
+            result[entry.id] = entry
         }
         return result
+    }
+
+    /// Calls `body` with each pack's entries (keyed by block), in pack row-id order, from one ordered
+    /// pass over the block table; only one pack's entries are in memory at a time. Packs without
+    /// block rows are not visited; with `only`, other packs are skipped.
+    public func forEachPackEntries(only: Set<Int64>? = nil, _ body: (Int64, [BlockID: PackEntry]) throws -> Void) throws {
+        let statement = try database.prepare("""
+            SELECT pack, hash, offset, stored_length, raw_length, encoding FROM blocks ORDER BY pack
+            """)
+        var current: Int64?
+        var entries: [BlockID: PackEntry] = [:]
+        while try statement.step() {
+            let pack = statement.int64(0)
+            if let only, !only.contains(pack) { continue }
+            if pack != current {
+                if let current { try body(current, entries) }
+                current = pack
+                entries.removeAll(keepingCapacity: true)
+            }
+            let entry = try Catalog.packEntry(from: statement, first: 1)
+            entries[entry.id] = entry
+        }
+        if let current { try body(current, entries) }
+    }
+
+    /// Decodes hash, offset, stored length, raw length and encoding, starting at column `first`.
+    static func packEntry(from row: Statement, first: Int) throws(StoreError) -> PackEntry {
+        guard let id = row.blockID(first) else { throw .corrupt("a block row has a hash that is not 32 bytes") }
+        let encoding = PackFormat.Encoding(rawValue: UInt8(truncatingIfNeeded: row.int(first + 4))) ?? .raw
+        return PackEntry(id: id, offset: row.int(first + 1), storedLength: row.int(first + 2), rawLength: row.int(first + 3),
+                         encoding: encoding)
     }
 
     public func hasBlock(_ id: BlockID) throws(StoreError) -> Bool {

@@ -33,9 +33,17 @@ public struct Checker {
         // 2. Packs: recorded ones exist and their footers agree with the catalog.
         let onDisk = Set(try vault.storage.list())
         let recorded = try catalog.packs()
-        for pack in recorded {
+        let recordedByID = Dictionary(uniqueKeysWithValues: recorded.map { ($0.id, $0) })
+        var readNames = options.readData ? recorded.map(\.name).filter { onDisk.contains($0) } : []
+        if let subset = options.subset { readNames = subset.select(readNames) }
+        let toRead = Set(readNames)
+        // Only the copy the catalog points at counts; an older copy left in another pack is garbage.
+        var referenced: [String: Set<BlockID>] = [:]
+        var visited = Set<Int64>()
+        func checkPack(_ pack: (id: Int64, name: String, kind: Int, size: Int), _ entries: [BlockID: PackEntry]) {
             report.packsChecked += 1
-            let entries = try catalog.entries(ofPack: pack.id)
+            visited.insert(pack.id)
+            if toRead.contains(pack.name) { referenced[pack.name] = Set(entries.keys) }
             let isMetadata = pack.kind == Int(PackFormat.Kind.metadata.rawValue)
             guard onDisk.contains(pack.name) else {
                 if isMetadata {
@@ -43,12 +51,12 @@ public struct Checker {
                 } else {
                     for id in entries.keys { damaged[id] = "pack \(pack.name) is missing" }
                 }
-                continue
+                return
             }
             let sealed: SealedPack
             do { sealed = try vault.storage.sealedPack(named: pack.name) } catch {
                 for id in entries.keys { damaged[id] = "pack \(pack.name) is damaged (\(error))" }
-                continue
+                return
             }
             if sealed.size != pack.size {
                 report.problems.append("pack \(pack.name): \(sealed.size) bytes on disk, the catalog recorded \(pack.size)")
@@ -59,6 +67,11 @@ public struct Checker {
                                                 : "pack \(pack.name)'s footer places it differently from the catalog"
             }
         }
+        // One ordered pass over the block table hands each pack its entries.
+        try catalog.forEachPackEntries { packID, entries in
+            if let pack = recordedByID[packID] { checkPack(pack, entries) }
+        }
+        for pack in recorded where !visited.contains(pack.id) { checkPack(pack, [:]) }
         let recordedNames = Set(recorded.map(\.name))
         let pending = Set(try catalog.pendingDeletions())
         for name in onDisk.subtracting(recordedNames).sorted() {
@@ -74,15 +87,8 @@ public struct Checker {
 
         // 4. Read and verify the data itself.
         if options.readData {
-            var names = recorded.map(\.name).filter { onDisk.contains($0) }
-            if let subset = options.subset { names = subset.select(names) }
-            // Only the copy the catalog points at counts; an older copy left in another pack is garbage.
-            var referenced: [String: Set<BlockID>] = [:]
-            for pack in recorded where names.contains(pack.name) {
-                referenced[pack.name] = Set(try catalog.entries(ofPack: pack.id).keys)
-            }
-            let result = try readPacks(names, referenced: referenced, workers: options.workers)
-            report.packsRead = names.count
+            let result = try readPacks(readNames, referenced: referenced, workers: options.workers)
+            report.packsRead = readNames.count
             report.blocksRead = result.blocks
             report.bytesRead = result.bytes
             for (id, why) in result.damaged where damaged[id] == nil { damaged[id] = why }

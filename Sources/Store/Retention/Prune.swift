@@ -44,40 +44,60 @@ public enum Prune {
         // is cleaned up or adopted first, so this prune reclaims it too.
         if !options.dryRun { try vault.recoverInterruptedWrites() }
 
-        // Mark.
-        var used = Set<BlockID>()
-        let single = try catalog.database.prepare("SELECT DISTINCT blocklist FROM versions WHERE blocks = 1")
-        while try single.step() { if let id = single.blockID(0) { used.insert(id) } }
-        let lists = try catalog.database.prepare("""
+        // Mark: every block a recorded version needs goes into a temporary table (SQLite spills it
+        // to a temporary file when large), so memory stays flat however big the vault is.
+        let database = catalog.database
+        try database.execute("""
+            DROP TABLE IF EXISTS temp.live;
+            CREATE TEMP TABLE live(hash BLOB PRIMARY KEY) STRICT, WITHOUT ROWID;
+            INSERT OR IGNORE INTO temp.live SELECT blocklist FROM versions WHERE blocks = 1 AND blocklist IS NOT NULL;
+            """)
+        defer { try? database.execute("DROP TABLE IF EXISTS temp.live") }
+        let markLive = try database.prepare("INSERT OR IGNORE INTO temp.live(hash) VALUES(?)")
+        let lists = try database.prepare("""
             SELECT l.ids FROM blocklists l WHERE l.hash IN (SELECT DISTINCT blocklist FROM versions WHERE blocks > 1)
             """)
         while try lists.step() {
-            used.formUnion(lists.withBlob(0, BlockID.list(in:)))
+            for id in lists.withBlob(0, BlockID.list(in:)) {
+                try markLive.bind(id, at: 1)
+                try markLive.step()
+            }
         }
 
-        // Sweep plan: per data pack, live and dead bytes.
+        // Sweep plan: per data pack, live and dead bytes, from one pass over the block table.
         struct PackUse {
             var id: Int64
             var name: String
             var size: Int
-            var live: [PackEntry] = []
+            var liveBlocks = 0
+            var deadBlocks = 0
             var deadBytes = 0
+            var live: [PackEntry] = []
         }
-        var uses: [PackUse] = []
+        var uses: [Int64: PackUse] = [:]
         for pack in try catalog.packs() where pack.kind == Int(PackFormat.Kind.data.rawValue) {
-            var use = PackUse(id: pack.id, name: pack.name, size: pack.size)
-            let entries = try catalog.entries(ofPack: pack.id)
-            for (id, entry) in entries {
-                if used.contains(id) { use.live.append(entry) } else { use.deadBytes += entry.storedLength }
-            }
-            report.blocksUsed += use.live.count
-            report.blocksUnused += entries.count - use.live.count
-            uses.append(use)
+            uses[pack.id] = PackUse(id: pack.id, name: pack.name, size: pack.size)
         }
-        let total = uses.reduce(0) { $0 + $1.size }
+        let usage = try database.prepare("""
+            SELECT b.pack, b.stored_length, EXISTS (SELECT 1 FROM temp.live l WHERE l.hash = b.hash) FROM blocks b
+            """)
+        while try usage.step() {
+            let pack = usage.int64(0)
+            guard uses[pack] != nil else { continue }
+            if usage.int(2) != 0 {
+                uses[pack]!.liveBlocks += 1
+            } else {
+                uses[pack]!.deadBlocks += 1
+                uses[pack]!.deadBytes += usage.int(1)
+            }
+        }
+        let packUses = uses.values.sorted { $0.name < $1.name }
+        report.blocksUsed = packUses.reduce(0) { $0 + $1.liveBlocks }
+        report.blocksUnused = packUses.reduce(0) { $0 + $1.deadBlocks }
+        let total = packUses.reduce(0) { $0 + $1.size }
         report.bytesBefore = Int64(total)
-        let empty = uses.filter { $0.live.isEmpty }
-        var partial = uses.filter { !$0.live.isEmpty && $0.deadBytes > 0 }.sorted {
+        let empty = packUses.filter { $0.liveBlocks == 0 }
+        var partial = packUses.filter { $0.liveBlocks > 0 && $0.deadBytes > 0 }.sorted {
             Double($0.deadBytes) / Double($0.size) > Double($1.deadBytes) / Double($1.size)
         }
         // Repack the most wasteful packs until what stays unused is within the limit.
@@ -89,7 +109,7 @@ public enum Prune {
             repack.append(next)
             unused -= next.deadBytes
         }
-        let small = uses.filter { !$0.live.isEmpty && $0.deadBytes == 0 && $0.size < PackFormat.targetSize / 4 }
+        let small = packUses.filter { $0.liveBlocks > 0 && $0.deadBytes == 0 && $0.size < PackFormat.targetSize / 4 }
         if small.count >= 10 { repack += small }
         report.packsDeleted = empty.count
         report.packsRepacked = repack.count
@@ -97,6 +117,21 @@ public enum Prune {
             report.bytesAfter = report.bytesBefore - Int64(empty.reduce(0) { $0 + $1.size }) - Int64(repack.reduce(0) { $0 + $1.deadBytes })
             report.seconds = FileSystem.monotonicSeconds() - started
             return report
+        }
+
+        // The live entries of the packs to repack (only theirs are held in memory).
+        var repackIndex: [Int64: Int] = [:]
+        for (index, pack) in repack.enumerated() { repackIndex[pack.id] = index }
+        let isLive = try database.prepare("SELECT 1 FROM temp.live WHERE hash = ?")
+        try catalog.forEachPackEntries(only: Set(repackIndex.keys)) { packID, entries in
+            let index = repackIndex[packID]!
+            for entry in entries.values {
+                try isLive.bind(entry.id, at: 1)
+                if try isLive.step() {
+                    repack[index].live.append(entry)
+                    try isLive.step()
+                }
+            }
         }
 
         // Copy live blocks of repacked packs into new packs (as stored, after verifying each).
@@ -125,26 +160,19 @@ public enum Prune {
             // Damaged copies first, while their rows still point at the pack they were found in.
             try catalog.dropBlocks(damaged)
             for pack in written { try catalog.insertPack(pack, replacingLocations: true) }
-            let deleteBlock = try catalog.database.prepare("DELETE FROM blocks WHERE hash = ? AND pack = ?")
             let markPending = try catalog.database.prepare("INSERT OR IGNORE INTO pending_deletions(name) VALUES(?)")
             let deletePack = try catalog.database.prepare("DELETE FROM packs WHERE id = ?")
             for pack in doomed {
-                // Rows still pointing at a doomed pack are dead blocks (live ones now point elsewhere).
-                for (id, _) in try catalog.entries(ofPack: pack.id) {
-                    try deleteBlock.bind(id, at: 1)
-                    try deleteBlock.bind(pack.id, at: 2)
-                    try deleteBlock.step()
-                }
                 try deletePack.run([.integer(pack.id)])
                 try markPending.run([.text(pack.name)])
             }
+            if !doomed.isEmpty {
+                // Rows still pointing at a doomed pack are dead blocks (live ones now point elsewhere).
+                try database.execute("DELETE FROM blocks WHERE pack IN (\(doomed.map { String($0.id) }.joined(separator: ",")))")
+            }
             // Dead blocks left in kept packs keep their rows: a later backup may reuse them, and their
             // space is reclaimed once their pack is worth repacking.
-            let forgetMissing = try catalog.database.prepare("DELETE FROM missing_blocks WHERE hash = ?")
-            for id in try catalog.missingBlocks() where !used.contains(id) {
-                try forgetMissing.bind(id, at: 1)
-                try forgetMissing.step()
-            }
+            try database.execute("DELETE FROM missing_blocks WHERE hash NOT IN (SELECT hash FROM temp.live)")
             try catalog.database.execute("""
                 DELETE FROM blocklists WHERE hash NOT IN (SELECT blocklist FROM versions WHERE blocks > 1 AND blocklist IS NOT NULL)
                 """)
