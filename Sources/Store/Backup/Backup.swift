@@ -54,13 +54,16 @@ public final class Backup {
 
         committer.start()
         let workerCount = options.workers > 0 ? options.workers : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let compression = CompressionStage(threads: workerCount, level: configuration.compression.level, packs: packs,
+                                           progress: progress)
         let group = DispatchGroup()
         for _ in 0..<workerCount {
             group.enter()
             let thread = Thread {
                 defer { group.leave() }
                 let worker = BackupWorker(chunker: configuration.chunker, level: configuration.compression.level, index: index,
-                                          packs: packs, progress: progress, shortDevice: configuration.shortDeviceID)
+                                          packs: packs, compression: compression, progress: progress,
+                                          shortDevice: configuration.shortDeviceID)
                 while let task = tasks.pop() {
                     if shared.hasFailed { continue }
                     do {
@@ -108,6 +111,8 @@ public final class Backup {
         progress.walkFinished.store(true, ordering: .relaxed)
         tasks.close()
         group.wait()
+        // Every handed-over block must be in the pack writer before its last pack is sealed.
+        do { try compression.finish() } catch { shared.fail(error) }
         if walkError == nil && !shared.hasFailed {
             do { try packs.flush() } catch { shared.fail(error) }
         }

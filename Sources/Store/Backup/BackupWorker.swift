@@ -24,6 +24,7 @@ final class BackupWorker {
     private let encoder: BlockEncoder
     private let index: BlockIndex
     private let packs: PackWriter
+    private let compression: CompressionStage
     private let progress: BackupProgress
     private let shortDevice: UInt64
     /// How often a file that changes while it is read is read again before it is reported.
@@ -31,11 +32,17 @@ final class BackupWorker {
     /// Linux's O_NOATIME, which Glibc's Swift overlay does not export: reading does not touch atime.
     static let noAccessTime: Int32 = 0o1000000
 
-    init(chunker: ChunkerParameters, level: Int32, index: BlockIndex, packs: PackWriter, progress: BackupProgress, shortDevice: UInt64) {
+    /// New blocks at least this long go to the compression stage; shorter ones (small files, which
+    /// the workers already spread over the cores) are compressed here, without a copy or a hand-over.
+    static let handOverSize = 64 << 10
+
+    init(chunker: ChunkerParameters, level: Int32, index: BlockIndex, packs: PackWriter, compression: CompressionStage,
+         progress: BackupProgress, shortDevice: UInt64) {
         reader = BlockReader(parameters: chunker)
         encoder = BlockEncoder(level: level)
         self.index = index
         self.packs = packs
+        self.compression = compression
         self.progress = progress
         self.shortDevice = shortDevice
     }
@@ -73,6 +80,9 @@ final class BackupWorker {
                     case .stored:
                         break
                     case .session:
+                        dependencies.append(block.id)
+                    case .mine where block.length >= BackupWorker.handOverSize:
+                        try compression.submit(id: block.id, bytes: block.bytes)
                         dependencies.append(block.id)
                     case .mine:
                         let (stored, encoding) = try encoder.encode(block.bytes, id: block.id)
