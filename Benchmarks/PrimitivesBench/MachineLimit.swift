@@ -86,14 +86,18 @@ func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Int) -> [Int] 
     return results.withLock { $0 }
 }
 
-/// Prints one line of `key=value` pairs: bytes, files, blocks, threads, the median MB/s of three runs
+/// Prints one line of `key=value` pairs: bytes, files, blocks, threads, the best MB/s of three runs
 /// of SHA-256 + zstd over every block on `threads` threads, and the compression ratio.
 func machineLimit(paths: [String], threads: Int) {
     let loaded = LoadedBlocks.load(paths)
     let total = loaded.bytes.count
     var compressed = 0
-    let rate = measure(total, repetitions: 3) {
-        compressed = onThreads(threads) { loaded.hashAndCompress(first: $0, every: threads) }.reduce(0, +)
-    }
+    // The best of three runs: a limit is what the machine can do, and a machine shared with other
+    // work only ever makes a run slower.
+    let rate = (0..<3).map { _ in
+        measure(total, repetitions: 1) {
+            compressed = onThreads(threads) { loaded.hashAndCompress(first: $0, every: threads) }.reduce(0, +)
+        }
+    }.max()!
     print("bytes=\(total) files=\(loaded.fileCount) blocks=\(loaded.blocks.count) threads=\(threads) mbs=\(fixed2(rate)) ratio=\(fixed2(Double(total) / Double(max(compressed, 1))))")
 }
