@@ -7,6 +7,8 @@ Usage: bench-report.py RAW.tsv
 RAW.tsv has one measurement a line: CORPUS TAB REP TAB TOOL TAB METRIC TAB VALUE, where METRIC is
   b1_s b2_s b3_s restore_s            wall seconds (initial, no-change, edited backup; restore)
   b1_rss b2_rss b3_rss restore_rss    peak RSS in KiB (from /usr/bin/time %M)
+  b1_user ... restore_sys             user and system CPU seconds of the same steps (not printed:
+                                      for reading noise, e.g. a restore slowed in the kernel)
   size_b1 size_b2 size_b3             vault size in bytes (du -sb) after each backup
   verify                              1 if the restored tree equals v2, else 0
   checkdata_s prune_s                 wall seconds of check --read-data and of prune after forget --keep-last 1

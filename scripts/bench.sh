@@ -210,9 +210,12 @@ warning_status() {
 # run_step TOOL STEP DIR CWD LOG TIMED(0|1) ACTION VAULT [ARG...]: runs one tool command (DIR is
 # the run directory). Every step starts with a `sync`, outside the timing, so it never pays for
 # the previous step's dirty pages; no sync follows it. When timed, sets LAST_SECONDS and
-# LAST_RSS (KiB). Fails the benchmark on an error or a timeout.
+# LAST_RSS (KiB), LAST_USER and LAST_SYSTEM (CPU seconds). Fails the benchmark on an error or a
+# timeout.
 LAST_SECONDS=0
 LAST_RSS=0
+LAST_USER=0
+LAST_SYSTEM=0
 run_step() {
     local tool=$1 step=$2 dir=$3 cwd=$4 log=$5 timed=$6; shift 6
     local -a command environment
@@ -222,7 +225,7 @@ run_step() {
     echo "\$ ${command[*]}   (step $step, cwd $cwd)" >>"$log"
     sync
     if [ "$timed" = 1 ]; then
-        (cd "$cwd" && env "${environment[@]}" /usr/bin/time -f '%e %M' -o "$timefile" \
+        (cd "$cwd" && env "${environment[@]}" /usr/bin/time -f '%e %M %U %S' -o "$timefile" \
             timeout -k 30 "$STEP_TIMEOUT" "${command[@]}") </dev/null >>"$log" 2>&1 || status=$?
     else
         (cd "$cwd" && env "${environment[@]}" timeout -k 30 "$STEP_TIMEOUT" "${command[@]}") \
@@ -243,7 +246,7 @@ run_step() {
         fi
     fi
     if [ "$timed" = 1 ]; then
-        read -r LAST_SECONDS LAST_RSS < <(tail -n 1 "$timefile")
+        read -r LAST_SECONDS LAST_RSS LAST_USER LAST_SYSTEM < <(tail -n 1 "$timefile")
     fi
 }
 
@@ -258,12 +261,19 @@ make_source() {
     tar -C "$SRC" -cf - . | cat >/dev/null
 }
 
+# record_timed CORPUS REP TOOL STEP: records the last timed step's wall and CPU seconds and RSS.
+record_timed() {
+    record "$1" "$2" "$3" "${4}_s" "$LAST_SECONDS"
+    record "$1" "$2" "$3" "${4}_rss" "$LAST_RSS"
+    record "$1" "$2" "$3" "${4}_user" "$LAST_USER"
+    record "$1" "$2" "$3" "${4}_sys" "$LAST_SYSTEM"
+}
+
 # backup_step CORPUS REP TOOL DIR LOG VAULT SOURCE N: timed backup number N, recorded as bN.
 backup_step() {
     local corpus=$1 rep=$2 tool=$3 dir=$4 log=$5 vault=$6 source=$7 n=$8
     run_step "$tool" "b$n" "$dir" "$dir" "$log" 1 backup "$vault" "$source" "$n"
-    record "$corpus" "$rep" "$tool" "b${n}_s" "$LAST_SECONDS"
-    record "$corpus" "$rep" "$tool" "b${n}_rss" "$LAST_RSS"
+    record_timed "$corpus" "$rep" "$tool" "b$n"
     record "$corpus" "$rep" "$tool" "size_b$n" "$(du -sb "$vault" | cut -f1)"
     printf ' b%s %6.2fs' "$n" "$LAST_SECONDS"
 }
@@ -287,8 +297,7 @@ scenario() {
 
     mkdir -p "$target"
     run_step "$tool" restore "$dir" "$target" "$log" 1 restore "$vault" "$target"
-    record "$corpus" "$rep" "$tool" restore_s "$LAST_SECONDS"
-    record "$corpus" "$rep" "$tool" restore_rss "$LAST_RSS"
+    record_timed "$corpus" "$rep" "$tool" restore
     printf ' restore %6.2fs' "$LAST_SECONDS"
 
     # restic and borg restore the absolute path of src inside the target; blockvault restores
