@@ -1,6 +1,8 @@
 // Measures the primitives on one core: SHA-256, FastCDC cut points, chunk+hash, fixed+hash, zstd.
 // Usage: blockvault-primitives-bench FILE [FILE...]   (each file is read into memory first)
 // With --sweep it also compares FastCDC parameter sets for dedup of an edited copy (--sweep-only: just that).
+// With --limit [--threads N] PATH... it measures the machine's limit for a backup of PATH (files, or
+// directories walked recursively): SHA-256 plus zstd level 3 of every block, on N threads (default 2).
 import Chunker
 import Store
 #if canImport(Glibc)
@@ -13,21 +15,28 @@ func now() -> Double {
     return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
-func readAll(_ path: String) -> [UInt8] {
+func fileSize(_ path: String) -> Int {
+    var status = stat()
+    precondition(stat(path, &status) == 0, "cannot stat \(path)")
+    return Int(status.st_size)
+}
+
+/// Fills `destination` with the first `destination.count` bytes of the file at `path`.
+func read(_ path: String, into destination: UnsafeMutableRawBufferPointer) {
     let descriptor = open(path, O_RDONLY)
     precondition(descriptor >= 0, "cannot open \(path)")
     defer { close(descriptor) }
-    var status = stat()
-    fstat(descriptor, &status)
-    var bytes = [UInt8](repeating: 0, count: Int(status.st_size))
     var done = 0
-    bytes.withUnsafeMutableBytes { raw in
-        while done < raw.count {
-            let count = read(descriptor, raw.baseAddress! + done, raw.count - done)
-            precondition(count > 0)
-            done += count
-        }
+    while done < destination.count {
+        let count = read(descriptor, destination.baseAddress! + done, destination.count - done)
+        precondition(count > 0, "cannot read \(path)")
+        done += count
     }
+}
+
+func readAll(_ path: String) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: fileSize(path))
+    bytes.withUnsafeMutableBytes { read(path, into: $0) }
     return bytes
 }
 
@@ -136,6 +145,16 @@ func sweep(data: [UInt8]) {
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "--limit" {
+    arguments.removeFirst()
+    var threads = 2
+    if arguments.first == "--threads", arguments.count > 1, let count = Int(arguments[1]), count > 0 {
+        threads = count
+        arguments.removeFirst(2)
+    }
+    machineLimit(paths: arguments, threads: threads)
+    exit(0)
+}
 let doSweep = arguments.contains("--sweep") || arguments.contains("--sweep-only")
 let sweepOnly = arguments.contains("--sweep-only")
 arguments.removeAll { $0.hasPrefix("--sweep") }
