@@ -24,7 +24,7 @@ public struct BackupOptions: Sendable {
     /// Record a snapshot even when the directory is empty although its last snapshot was not.
     public var allowEmpty = false
     public var lockWaitSeconds: Double = 0
-    /// Reader/hasher/compressor threads; defaults to the number of cores.
+    /// Reader/hasher threads (and compressor threads); 0: two readers and one compressor per core.
     public var workers: Int = 0
     public var host: String? = nil
 

@@ -28,7 +28,7 @@ struct BackupCommand: ParsableCommand {
     @Option(name: .customLong("lock-wait"), help: "Seconds to wait for another backup of this vault to finish.")
     var lockWait: Double = 0
 
-    @Option(help: "Worker threads (default: one per core).")
+    @Option(help: "Reader threads, and as many threads compressing large blocks (default: two readers and one compressor per core).")
     var workers: Int = 0
 
     func run() throws {
