@@ -45,6 +45,30 @@ import Glibc
         #expect(try vault.recoverInterruptedWrites() == 0, "recovery is idempotent")
     }
 
+    /// Chunker sizes live in each vault's configuration: a vault made with 0.1.0's 64 KiB minimum
+    /// keeps cutting with it after the default moved to 96 KiB, so its old blocks still deduplicate.
+    @Test func aVaultKeepsTheChunkerSizesItWasMadeWith() throws {
+        let directory = try TemporaryDirectory()
+        try directory.makeDirectory("src")
+        let content = DeterministicData.randomBytes(count: 4 << 20, seed: 77)
+        try directory.write(content, to: "src/file")
+        let old = ChunkerParameters(kind: .fastcdc, minimumSize: 64 << 10, normalSize: 128 << 10, maximumSize: 512 << 10)
+        try #require(old != .fastCDC, "the test needs sizes other than today's defaults")
+        try Vault.create(at: directory.path(for: "v"), chunker: old)
+        let vault = try Vault(path: directory.path(for: "v"))
+        _ = try Backup(vault: vault).run(directory: directory.path(for: "src"))
+        func cuts(_ parameters: ChunkerParameters) -> [BlockID] {
+            var ids: [BlockID] = []
+            content.withUnsafeBytes { BlockReader(parameters: parameters).forEachBlock(in: $0) { ids.append($0.id) } }
+            return ids
+        }
+        let folder = try #require(try vault.catalog.folders().first?.id)
+        let version = try #require(try vault.catalog.history(folder: folder, path: Array("file".utf8)).last)
+        let stored = try vault.catalog.blockIDs(of: version)
+        #expect(stored == cuts(old))
+        #expect(stored != cuts(.fastCDC))
+    }
+
     @Test func backupAndRestoreInProcess() throws {
         let directory = try TemporaryDirectory()
         try directory.makeDirectory("src")
