@@ -32,7 +32,7 @@ struct RestoreJob: Sendable {
 /// stored them, so a job's blocks usually sit side by side in one pack).
 struct RestoreJobBuilder {
     /// The plaintext a job holds at most (unless a single block is larger).
-    static let jobBytes = 8 << 20
+    static let jobBytes = 4 << 20
     /// The files a job holds at most.
     static let jobFiles = 256
 

@@ -11,7 +11,7 @@ final class RestoreWorker {
     /// Blocks closer than this in a pack are read in one call, the bytes between them included.
     static let readGap = 256 << 10
     /// One read takes at most this much (unless a single block is larger).
-    static let readLimit = 16 << 20
+    static let readLimit = 4 << 20
     /// The unit of holes: aligned runs of this many zero bytes are not written.
     static let pageSize = 4096
 
@@ -154,7 +154,7 @@ final class RestoreWorker {
             let unitEnd = min(bytes.count, position + page - Int((offset + Int64(position)) % Int64(page)))
             let isHole = unitEnd - position == page && RestoreWorker.isZero(UnsafeRawBufferPointer(rebasing: bytes[position..<unitEnd]))
             if isHole, let start = runStart {
-                try RestoreWorker.pwriteAll(descriptor, UnsafeRawBufferPointer(rebasing: bytes[start..<position]), at: offset + Int64(start), display: display)
+                try FileSystem.pwriteAll(descriptor, UnsafeRawBufferPointer(rebasing: bytes[start..<position]), offset: offset + Int64(start), path: display)
                 writtenEnd = offset + Int64(position)
                 runStart = nil
             } else if !isHole && runStart == nil {
@@ -163,22 +163,10 @@ final class RestoreWorker {
             position = unitEnd
         }
         if let start = runStart {
-            try RestoreWorker.pwriteAll(descriptor, UnsafeRawBufferPointer(rebasing: bytes[start...]), at: offset + Int64(start), display: display)
+            try FileSystem.pwriteAll(descriptor, UnsafeRawBufferPointer(rebasing: bytes[start...]), offset: offset + Int64(start), path: display)
             writtenEnd = offset + Int64(bytes.count)
         }
         return writtenEnd
-    }
-
-    private static func pwriteAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, display: String) throws(StoreError) {
-        var done = 0
-        while done < bytes.count {
-            let count = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + done)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .system("cannot write", display)
-            }
-            done += count
-        }
     }
 
     /// Whether every byte is zero; fast to say no for most data, which has a non-zero byte early.

@@ -116,9 +116,13 @@ public final class Restorer {
 
     /// Whether the last component of `path` has the form of a temporary name (`.blockvault.*.tmp`).
     private static func looksTemporary(_ path: [UInt8]) -> Bool {
-        let name = path.split(separator: UInt8(ascii: "/")).last ?? []
-        return name.starts(with: Array(".blockvault.".utf8)) && name.reversed().starts(with: Array("pmt.".utf8))
+        let name = path[(path.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0)...]
+        return name.count >= temporaryPrefix.count + temporarySuffix.count
+            && name.starts(with: temporaryPrefix) && name.suffix(temporarySuffix.count).elementsEqual(temporarySuffix)
     }
+
+    private static let temporaryPrefix = Array(".blockvault.".utf8)
+    private static let temporarySuffix = Array(".tmp".utf8)
 
     /// Restores one entry: files through the pipeline, everything else here and now.
     private func restore(_ entry: FileVersion, through pipeline: RestorePipeline) throws {
