@@ -10,7 +10,7 @@ public struct RestoreOptions: Sendable {
     public var includes: [[UInt8]] = []
     /// Replace files that already exist in the target.
     public var overwrite = false
-    /// Threads that read, verify and write files; 0: one per core.
+    /// Threads that read and verify blocks (one more writes the files); 0: one per core.
     public var workers = 0
 
     public init() {}
@@ -29,8 +29,8 @@ public struct RestoreSummary: Sendable {
 /// Writes a snapshot's entries into a target directory the Syncthing way: each file goes to a
 /// temporary `.blockvault.<name>.tmp` beside its final name, every block verified against its hash
 /// as it is read, then renamed into place; aligned runs of zeros become holes. This thread walks the
-/// snapshot, makes directories, symlinks and FIFOs, and plans the files; a `RestorePipeline` of one
-/// worker per core writes them. Hard links are made once every file is in place, and directory modes
+/// snapshot, makes directories, symlinks and FIFOs, and plans the files; a `RestorePipeline` decodes
+/// them on one thread per core and writes them on one more. Hard links are made once every file is in place, and directory modes
 /// and times last, deepest first, so writing into them does not disturb them. Not thread-safe.
 public final class Restorer {
     private let vault: Vault
@@ -80,7 +80,7 @@ public final class Restorer {
         // Entries named like temporary files are restored after all others, when no temporary file
         // of another entry can be in their way (or they in its).
         var late: [FileVersion] = []
-        try run(RestorePipeline(storage: vault.storage, workers: workers)) { pipeline in
+        try run(RestorePipeline(storage: vault.storage, decoders: workers)) { pipeline in
             try vault.catalog.forEachEntry(folder: folder, asOf: snapshot.sequence) { entry in
                 guard let include = selected(entry.path, options.includes) else { return }
                 matched.insert(include)
@@ -92,7 +92,7 @@ public final class Restorer {
             }
         }
         if !late.isEmpty {
-            try run(RestorePipeline(storage: vault.storage, workers: 1)) { pipeline in
+            try run(RestorePipeline(storage: vault.storage, decoders: 1)) { pipeline in
                 for entry in late { try restore(entry, through: pipeline) }
             }
         }

@@ -22,7 +22,7 @@ struct RestoreCommand: ParsableCommand {
     @Flag(help: "Replace files that already exist in the target.")
     var overwrite = false
 
-    @Option(help: "Threads that read, verify and write files (default: one per core).")
+    @Option(help: "Threads that read and verify blocks (default: one per core); one more writes the files.")
     var workers: Int = 0
 
     func run() throws {
