@@ -30,8 +30,9 @@ public struct RestoreSummary: Sendable {
 /// temporary `.blockvault.<name>.tmp` beside its final name, every block verified against its hash
 /// as it is read, then renamed into place; aligned runs of zeros become holes. This thread walks the
 /// snapshot, makes directories, symlinks and FIFOs, and plans the files; a `RestorePipeline` decodes
-/// them on one thread per core and writes them on one more. Hard links are made once every file is in place, and directory modes
-/// and times last, deepest first, so writing into them does not disturb them. Not thread-safe.
+/// them on one thread per core and writes them on one more. Hard links are made once every file is
+/// in place, and directory modes and times last, deepest first, so writing into them does not
+/// disturb them. Not thread-safe.
 public final class Restorer {
     private let vault: Vault
 
