@@ -23,21 +23,31 @@ final class BlockDecoder {
     /// block limit (callers check lengths from untrusted sources first).
     func decode(_ stored: UnsafeRawBufferPointer, encoding: PackFormat.Encoding, rawLength: Int,
                 id: BlockID) throws(BlockDecodingFailure) -> UnsafeRawBufferPointer {
-        let result: UnsafeRawBufferPointer
+        if encoding == .raw {
+            guard stored.count == rawLength else { throw .undecodable }
+            guard hasher.hash(stored) == id else { throw .mismatch }
+            return stored
+        }
+        if plain.count < rawLength {
+            plain.deallocate()
+            plain = .allocate(byteCount: rawLength, alignment: 16)
+        }
+        let target = UnsafeMutableRawBufferPointer(rebasing: plain[0..<rawLength])
+        try decode(stored, encoding: encoding, id: id, into: target)
+        return UnsafeRawBufferPointer(target)
+    }
+
+    /// Decodes into `destination`, whose size is the block's declared raw length, and verifies the
+    /// result; on failure the destination's contents are unspecified.
+    func decode(_ stored: UnsafeRawBufferPointer, encoding: PackFormat.Encoding, id: BlockID,
+                into destination: UnsafeMutableRawBufferPointer) throws(BlockDecodingFailure) {
         switch encoding {
         case .raw:
-            guard stored.count == rawLength else { throw .undecodable }
-            result = stored
+            guard stored.count == destination.count else { throw .undecodable }
+            destination.copyMemory(from: stored)
         case .zstd:
-            if plain.count < rawLength {
-                plain.deallocate()
-                plain = .allocate(byteCount: rawLength, alignment: 16)
-            }
-            let target = UnsafeMutableRawBufferPointer(rebasing: plain[0..<rawLength])
-            guard decompressor.decompress(stored, into: target) else { throw .undecodable }
-            result = UnsafeRawBufferPointer(target)
+            guard decompressor.decompress(stored, into: destination) else { throw .undecodable }
         }
-        guard hasher.hash(result) == id else { throw .mismatch }
-        return result
+        guard hasher.hash(UnsafeRawBufferPointer(destination)) == id else { throw .mismatch }
     }
 }

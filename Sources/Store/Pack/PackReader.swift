@@ -48,16 +48,27 @@ public final class PackReader {
     /// Reads, decompresses and verifies one block. The returned bytes are valid until the next call.
     public func read(_ location: BlockLocation) throws(StoreError) -> UnsafeRawBufferPointer {
         let entry = location.entry
-        let path = storage.location(of: location.pack)
         PackReader.grow(&storedBuffer, to: entry.storedLength)
         let stored = UnsafeMutableRawBufferPointer(rebasing: storedBuffer[0..<entry.storedLength])
-        try FileSystem.preadAll(try descriptor(for: location.pack), stored, offset: Int64(entry.offset), path: path)
+        try readBytes(of: location.pack, at: entry.offset, into: stored)
         do {
             return try decoder.decode(UnsafeRawBufferPointer(stored), encoding: entry.encoding, rawLength: entry.rawLength, id: entry.id)
-        } catch .undecodable {
-            throw .corrupt("block \(entry.id) in pack \(location.pack) does not decompress")
         } catch {
-            throw .corrupt("block \(entry.id) in pack \(location.pack) does not match its hash")
+            throw PackReader.failure(error, of: entry, in: location.pack)
+        }
+    }
+
+    /// Reads `buffer.count` bytes of a pack as they are stored, from `offset`: one call for a run of
+    /// neighbouring blocks, which the caller then decodes and verifies one by one.
+    func readBytes(of pack: String, at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) {
+        try FileSystem.preadAll(try descriptor(for: pack), buffer, offset: Int64(offset), path: storage.location(of: pack))
+    }
+
+    /// The error that names a block which does not decode to its ID, and its pack.
+    static func failure(_ failure: BlockDecodingFailure, of entry: PackEntry, in pack: String) -> StoreError {
+        switch failure {
+        case .undecodable: .corrupt("block \(entry.id) in pack \(pack) does not decompress")
+        case .mismatch: .corrupt("block \(entry.id) in pack \(pack) does not match its hash")
         }
     }
 }

@@ -10,6 +10,8 @@ public struct RestoreOptions: Sendable {
     public var includes: [[UInt8]] = []
     /// Replace files that already exist in the target.
     public var overwrite = false
+    /// Threads that read and verify blocks (one more writes the files); 0: one per core.
+    public var workers = 0
 
     public init() {}
 }
@@ -26,73 +28,78 @@ public struct RestoreSummary: Sendable {
 
 /// Writes a snapshot's entries into a target directory the Syncthing way: each file goes to a
 /// temporary `.blockvault.<name>.tmp` beside its final name, every block verified against its hash
-/// as it is read, then renamed into place; runs of zero blocks become holes. Directory modes and
-/// times are applied last, deepest first, so writing into them does not disturb them.
+/// as it is read, then renamed into place; aligned runs of zeros become holes. This thread walks the
+/// snapshot, makes directories, symlinks and FIFOs, and plans the files; a `RestorePipeline` decodes
+/// them on one thread per core and writes them on one more. Hard links are made once every file is
+/// in place, and directory modes and times last, deepest first, so writing into them does not
+/// disturb them. Not thread-safe.
 public final class Restorer {
     private let vault: Vault
-    private let reader: PackReader
 
     public init(vault: Vault) {
         self.vault = vault
-        reader = PackReader(storage: vault.storage)
+    }
+
+    /// Relative paths of directories in the target known to be real directories (not symlinks)
+    /// during this restore; `[]` is the target itself. The value says whether this restore created
+    /// it (then nothing but what this restore puts there can be in it).
+    private var verified: [[UInt8]: Bool] = [:]
+    private var target: [UInt8] = []
+    private var overwrite = false
+    private var summary = RestoreSummary()
+    private var directories: [FileVersion] = []
+    private var firstLinks: [HardLinkKey: [UInt8]] = [:]
+    /// Hard links to make once their first file is in place: (where, relative to the target; to what).
+    private var hardLinks: [(path: [UInt8], first: [UInt8])] = []
+
+    private struct HardLinkKey: Hashable {
+        var device: UInt64
+        var inode: UInt64
     }
 
     public func restore(snapshot: Snapshot, folder: Int64, target: String, options: RestoreOptions = RestoreOptions()) throws -> RestoreSummary {
         let started = FileSystem.monotonicSeconds()
         let lock = try vault.lockForReading()
         defer { withExtendedLifetime(lock) {} }
-        var summary = RestoreSummary()
+        self.target = Array(target.utf8)
+        overwrite = options.overwrite
+        summary = RestoreSummary()
+        directories = []
+        firstLinks = [:]
+        hardLinks = []
+        let isNew = FileSystem.lstat(self.target) == nil || (try? FileSystem.listDirectory(self.target))?.isEmpty == true
         try FileSystem.makeDirectories(target)
-        let targetBytes = Array(target.utf8)
-        verified = [[]]
-        var directories: [FileVersion] = []
-        var hardLinks: [HardLinkKey: [UInt8]] = [:]
-        var matched = Set<[UInt8]>()
+        verified = [[]: isNew]
         // Directories get their recorded mode and times even when the restore stops half-way.
         defer {
             for directory in directories.reversed() {
-                applyMetadata(directory, to: targetBytes + [UInt8(ascii: "/")] + directory.path)
+                applyMetadata(directory, to: self.target + [UInt8(ascii: "/")] + directory.path)
             }
         }
-        try vault.catalog.forEachEntry(folder: folder, asOf: snapshot.sequence) { entry in
-            guard let include = selected(entry.path, options.includes) else { return }
-            matched.insert(include)
-            let destination = targetBytes + [UInt8(ascii: "/")] + entry.path
-            try makeParents(of: entry.path, under: targetBytes, overwrite: options.overwrite)
-            switch entry.type {
-            case .directory:
-                try ensureDirectory(entry.path, under: targetBytes, overwrite: options.overwrite)
-                directories.append(entry)
-                summary.directories += 1
-            case .file:
-                let key = HardLinkKey(device: entry.device, inode: entry.inode)
-                if entry.linkCount > 1, let first = hardLinks[key] {
-                    try replace(destination, overwrite: options.overwrite) { temporary in
-                        FileSystem.withCString(first) { from in FileSystem.withCString(temporary) { link(from, $0) } } == 0
-                    }
+        let workers = options.workers > 0 ? options.workers : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        var matched = Set<[UInt8]>()
+        // Entries named like temporary files are restored after all others, when no temporary file
+        // of another entry can be in their way (or they in its).
+        var late: [FileVersion] = []
+        try run(RestorePipeline(storage: vault.storage, decoders: workers)) { pipeline in
+            try vault.catalog.forEachEntry(folder: folder, asOf: snapshot.sequence) { entry in
+                guard let include = selected(entry.path, options.includes) else { return }
+                matched.insert(include)
+                if Restorer.looksTemporary(entry.path) {
+                    late.append(entry)
                 } else {
-                    try restoreFile(entry, to: destination, overwrite: options.overwrite)
-                    if entry.linkCount > 1 { hardLinks[key] = destination }
-                    summary.bytes += entry.size
+                    try restore(entry, through: pipeline)
                 }
-                summary.files += 1
-            case .symlink:
-                try replace(destination, overwrite: options.overwrite) { temporary in
-                    FileSystem.withCString(entry.linkTarget ?? []) { to in FileSystem.withCString(temporary) { symlink(to, $0) } } == 0
-                }
-                FileSystem.withCString(destination) { path in
-                    _ = lchown(path, entry.uid, entry.gid)
-                    var times = [Restorer.timeSpec(entry.modificationTime), Restorer.timeSpec(entry.modificationTime)]
-                    _ = utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW)
-                }
-                summary.symlinks += 1
-            case .fifo:
-                try replace(destination, overwrite: options.overwrite) { temporary in
-                    FileSystem.withCString(temporary) { mkfifo($0, mode_t(entry.mode)) } == 0
-                }
-                applyMetadata(entry, to: destination)
-            case .socket, .characterDevice, .blockDevice:
-                summary.warnings.append("\(entry.displayPath): \(entry.type.name) not restored")
+            }
+        }
+        if !late.isEmpty {
+            try run(RestorePipeline(storage: vault.storage, decoders: 1)) { pipeline in
+                for entry in late { try restore(entry, through: pipeline) }
+            }
+        }
+        for link in hardLinks {
+            try replace(link.path) { temporary in
+                FileSystem.withCString(link.first) { from in FileSystem.withCString(temporary) { Glibc.link(from, $0) == 0 ? 0 : errno } }
             }
         }
         for include in options.includes where !matched.contains(include) {
@@ -102,9 +109,76 @@ public final class Restorer {
         return summary
     }
 
-    private struct HardLinkKey: Hashable {
-        var device: UInt64
-        var inode: UInt64
+    /// Plans with `body`, then waits for the pipeline's workers; throws the first failure of either.
+    private func run(_ pipeline: RestorePipeline, _ body: (RestorePipeline) throws -> Void) throws {
+        do { try body(pipeline) } catch { pipeline.fail(error) }
+        try pipeline.finish()
+    }
+
+    /// Whether the last component of `path` has the form of a temporary name (`.blockvault.*.tmp`).
+    private static func looksTemporary(_ path: [UInt8]) -> Bool {
+        let name = path[(path.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0)...]
+        return name.count >= temporaryPrefix.count + temporarySuffix.count
+            && name.starts(with: temporaryPrefix) && name.suffix(temporarySuffix.count).elementsEqual(temporarySuffix)
+    }
+
+    private static let temporaryPrefix = Array(".blockvault.".utf8)
+    private static let temporarySuffix = Array(".tmp".utf8)
+
+    /// Restores one entry: files through the pipeline, everything else here and now.
+    private func restore(_ entry: FileVersion, through pipeline: RestorePipeline) throws {
+        let destination = target + [UInt8(ascii: "/")] + entry.path
+        try makeParents(of: entry.path)
+        switch entry.type {
+        case .directory:
+            try ensureDirectory(entry.path)
+            directories.append(entry)
+            summary.directories += 1
+        case .file:
+            let key = HardLinkKey(device: entry.device, inode: entry.inode)
+            if entry.linkCount > 1, let first = firstLinks[key] {
+                hardLinks.append((entry.path, first))
+            } else {
+                try checkAbsent(entry.path)
+                try pipeline.add(entry, destination: destination, locations: try locations(of: entry, display: FileSystem.display(destination)))
+                if entry.linkCount > 1 { firstLinks[key] = destination }
+                summary.bytes += entry.size
+            }
+            summary.files += 1
+        case .symlink:
+            try replace(entry.path) { temporary in
+                FileSystem.withCString(entry.linkTarget ?? []) { to in FileSystem.withCString(temporary) { symlink(to, $0) == 0 ? 0 : errno } }
+            }
+            FileSystem.withCString(destination) { path in
+                _ = lchown(path, entry.uid, entry.gid)
+                var times = [Restorer.timeSpec(entry.modificationTime), Restorer.timeSpec(entry.modificationTime)]
+                _ = utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW)
+            }
+            summary.symlinks += 1
+        case .fifo:
+            try replace(entry.path) { temporary in
+                FileSystem.withCString(temporary) { mkfifo($0, mode_t(entry.mode)) == 0 ? 0 : errno }
+            }
+            applyMetadata(entry, to: destination)
+        case .socket, .characterDevice, .blockDevice:
+            summary.warnings.append("\(entry.displayPath): \(entry.type.name) not restored")
+        }
+    }
+
+    /// Where the file's blocks are, checked to add up to its size.
+    private func locations(of entry: FileVersion, display: String) throws -> [BlockLocation] {
+        var total: Int64 = 0
+        let locations = try vault.catalog.blockIDs(of: entry).map { id in
+            guard let location = try vault.catalog.location(of: id) else {
+                throw StoreError.corrupt("\(display): block \(id) is missing from the vault")
+            }
+            total += Int64(location.entry.rawLength)
+            return location
+        }
+        guard total == entry.size else {
+            throw StoreError.corrupt("\(display): blocks add up to \(total) bytes, the catalog says \(entry.size)")
+        }
+        return locations
     }
 
     /// The include that selects `path` (the path itself or an ancestor), or `[]` when all is selected.
@@ -115,133 +189,79 @@ public final class Restorer {
         }
     }
 
-    /// Relative paths of directories in the target known to be real directories (not symlinks)
-    /// during this restore; `[]` is the target itself.
-    private var verified: Set<[UInt8]> = [[]]
-
     /// Makes sure every ancestor of `path` in the target is a real directory, creating missing ones
     /// (when restoring a subtree, its ancestors were not restored). Nothing is ever written through a
     /// symlink that already sits in the target.
-    private func makeParents(of path: [UInt8], under target: [UInt8], overwrite: Bool) throws {
+    private func makeParents(of path: [UInt8]) throws {
         guard let slash = path.lastIndex(of: UInt8(ascii: "/")) else { return }
         let parent = Array(path[..<slash])
-        if verified.contains(parent) { return }
-        try makeParents(of: parent, under: target, overwrite: overwrite)
-        try ensureDirectory(parent, under: target, overwrite: overwrite)
+        if verified[parent] != nil { return }
+        try makeParents(of: parent)
+        try ensureDirectory(parent)
     }
 
     /// Creates the directory `path` in the target, or checks that what is there is a directory; a
     /// file or symlink in the way is an error, or replaced when `overwrite`. Its parent is verified.
-    private func ensureDirectory(_ path: [UInt8], under target: [UInt8], overwrite: Bool) throws {
+    private func ensureDirectory(_ path: [UInt8]) throws {
         let full = target + [UInt8(ascii: "/")] + path
         let display = FileSystem.display(full)
-        if let existing = FileSystem.lstat(full) {
-            if existing.st_mode & S_IFMT == S_IFDIR {
-                verified.insert(path)
-                return
-            }
-            guard overwrite else {
-                throw StoreError.invalidArgument("\(display) exists and is not a directory; pass --overwrite to replace it")
-            }
-            guard FileSystem.withCString(full, { unlink($0) }) == 0 else { throw StoreError.system("cannot replace", display) }
+        if FileSystem.withCString(full, { mkdir($0, 0o700) }) == 0 {
+            verified[path] = true
+            return
         }
+        let code = errno
+        guard code == EEXIST, let existing = FileSystem.lstat(full) else {
+            throw StoreError.io(path: display, operation: "cannot create directory", errno: code)
+        }
+        if existing.st_mode & S_IFMT == S_IFDIR {
+            verified[path] = false
+            return
+        }
+        guard overwrite else {
+            throw StoreError.invalidArgument("\(display) exists and is not a directory; pass --overwrite to replace it")
+        }
+        guard FileSystem.withCString(full, { unlink($0) }) == 0 else { throw StoreError.system("cannot replace", display) }
         guard FileSystem.withCString(full, { mkdir($0, 0o700) }) == 0 else {
             throw StoreError.system("cannot create directory", display)
         }
-        verified.insert(path)
+        verified[path] = true
+    }
+
+    /// Fails when something is at `path` (relative to the target) and it may not be replaced. In a
+    /// directory this restore created, nothing can be, so nothing is looked up.
+    private func checkAbsent(_ path: [UInt8]) throws {
+        guard !overwrite else { return }
+        let parent = path.lastIndex(of: UInt8(ascii: "/")).map { Array(path[..<$0]) } ?? []
+        if verified[parent] == true { return }
+        let destination = target + [UInt8(ascii: "/")] + path
+        if FileSystem.lstat(destination) != nil {
+            throw StoreError.invalidArgument("\(FileSystem.display(destination)) already exists; pass --overwrite to replace it")
+        }
     }
 
     static func timeSpec(_ nanoseconds: Int64) -> timespec {
         Glibc.timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
     }
 
-    /// `.blockvault.<name>.tmp` beside `path`; for a name too long to take the additions (the
-    /// limit is 255 bytes), `.blockvault.<first 16 hex digits of its SHA-256>.tmp`.
-    private func temporaryPath(for path: [UInt8]) -> [UInt8] {
-        let slash = path.lastIndex(of: UInt8(ascii: "/"))!
-        let name = Array(path[(slash + 1)...])
-        let middle = name.count + 16 <= 255 ? name : Array(SHA256Hasher.hash(name).hex.prefix(16).utf8)
-        return Array(path[...slash]) + Array(".blockvault.".utf8) + middle + Array(".tmp".utf8)
-    }
-
-    /// Makes an entry under a temporary name with `create`, then renames it over `destination`,
-    /// refusing to replace an existing entry unless `overwrite`.
-    private func replace(_ destination: [UInt8], overwrite: Bool, create: ([UInt8]) -> Bool) throws {
-        if !overwrite, FileSystem.lstat(destination) != nil {
-            throw StoreError.invalidArgument("\(FileSystem.display(destination)) already exists; pass --overwrite to replace it")
+    /// Makes an entry under a temporary name with `create` (which returns 0 or an `errno`), then
+    /// renames it over `path` (relative to the target), refusing to replace an existing entry unless
+    /// `overwrite`. A leftover temporary entry of an interrupted restore is replaced.
+    private func replace(_ path: [UInt8], create: ([UInt8]) -> Int32) throws {
+        try checkAbsent(path)
+        let destination = target + [UInt8(ascii: "/")] + path
+        let temporary = RestoringFile.temporaryPath(for: destination)
+        var code = create(temporary)
+        if code == EEXIST {
+            FileSystem.withCString(temporary) { _ = unlink($0) }
+            code = create(temporary)
         }
-        let temporary = temporaryPath(for: destination)
-        FileSystem.withCString(temporary) { _ = unlink($0) }
-        guard create(temporary) else { throw StoreError.system("cannot create", FileSystem.display(temporary)) }
+        guard code == 0 else { throw StoreError.io(path: FileSystem.display(temporary), operation: "cannot create", errno: code) }
         let renamed = FileSystem.withCString(temporary) { from in FileSystem.withCString(destination) { rename(from, $0) } }
         guard renamed == 0 else {
             let code = errno
             FileSystem.withCString(temporary) { _ = unlink($0) }
             throw StoreError.io(path: FileSystem.display(destination), operation: "cannot rename into place", errno: code)
         }
-    }
-
-    private func restoreFile(_ entry: FileVersion, to destination: [UInt8], overwrite: Bool) throws {
-        if !overwrite, FileSystem.lstat(destination) != nil {
-            throw StoreError.invalidArgument("\(FileSystem.display(destination)) already exists; pass --overwrite to replace it")
-        }
-        let temporary = temporaryPath(for: destination)
-        let display = FileSystem.display(destination)
-        let descriptor = FileSystem.withCString(temporary) { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600) }
-        guard descriptor >= 0 else { throw StoreError.system("cannot create", FileSystem.display(temporary)) }
-        do {
-            var offset: Int64 = 0
-            do {
-                for id in try vault.catalog.blockIDs(of: entry) {
-                    guard let location = try vault.catalog.location(of: id) else {
-                        throw StoreError.corrupt("\(display): block \(id) is missing from the vault")
-                    }
-                    let bytes: UnsafeRawBufferPointer
-                    do { bytes = try reader.read(location) } catch {
-                        throw StoreError.corrupt("\(display): \(error)")
-                    }
-                    if !Restorer.isZero(bytes) {
-                        let written = pwriteAll(descriptor, bytes, offset: offset)
-                        guard written else { throw StoreError.system("cannot write", display) }
-                    }
-                    offset += Int64(bytes.count)
-                }
-            }
-            guard offset == entry.size else {
-                throw StoreError.corrupt("\(display): blocks add up to \(offset) bytes, the catalog says \(entry.size)")
-            }
-            guard ftruncate(descriptor, off_t(offset)) == 0 else { throw StoreError.system("cannot set size of", display) }
-            _ = fchown(descriptor, entry.uid, entry.gid)
-            guard fchmod(descriptor, mode_t(entry.mode)) == 0 else { throw StoreError.system("cannot set mode of", display) }
-            var times = [Restorer.timeSpec(entry.modificationTime), Restorer.timeSpec(entry.modificationTime)]
-            futimens(descriptor, &times)
-            close(descriptor)
-        } catch {
-            close(descriptor)
-            FileSystem.withCString(temporary) { _ = unlink($0) }
-            throw error
-        }
-        let renamed = FileSystem.withCString(temporary) { from in FileSystem.withCString(destination) { rename(from, $0) } }
-        guard renamed == 0 else { throw StoreError.system("cannot rename into place", display) }
-    }
-
-    private func pwriteAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, offset: Int64) -> Bool {
-        var done = 0
-        while done < bytes.count {
-            let count = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + done)
-            if count < 0 { if errno == EINTR { continue }; return false }
-            done += count
-        }
-        return true
-    }
-
-    /// Whether every byte is zero (such blocks are left as holes).
-    static func isZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return true }
-        let words = bytes.count / 8
-        for index in 0..<words where base.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) != 0 { return false }
-        for index in (words * 8)..<bytes.count where bytes[index] != 0 { return false }
-        return true
     }
 
     private func applyMetadata(_ entry: FileVersion, to path: [UInt8]) {

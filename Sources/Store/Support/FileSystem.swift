@@ -59,14 +59,24 @@ enum FileSystem {
 
     /// Writes all of `bytes` at the current position, retrying short writes and EINTR.
     static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(StoreError) {
+        try transferAll(bytes.count, path: path) { done in write(descriptor, bytes.baseAddress! + done, bytes.count - done) }
+    }
+
+    /// Writes all of `bytes` at `offset`, retrying short writes and EINTR.
+    static func pwriteAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, offset: Int64, path: String) throws(StoreError) {
+        try transferAll(bytes.count, path: path) { done in pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + done) }
+    }
+
+    /// Calls `write` with the count done so far until `count` bytes are written.
+    private static func transferAll(_ count: Int, path: String, _ write: (Int) -> Int) throws(StoreError) {
         var done = 0
-        while done < bytes.count {
-            let count = write(descriptor, bytes.baseAddress! + done, bytes.count - done)
-            if count < 0 {
+        while done < count {
+            let written = write(done)
+            if written < 0 {
                 if errno == EINTR { continue }
                 throw .system("cannot write", path)
             }
-            done += count
+            done += written
         }
     }
 

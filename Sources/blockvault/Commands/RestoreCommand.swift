@@ -22,12 +22,16 @@ struct RestoreCommand: ParsableCommand {
     @Flag(help: "Replace files that already exist in the target.")
     var overwrite = false
 
+    @Option(help: "Threads that read and verify blocks (default: one per core); one more writes the files.")
+    var workers: Int = 0
+
     func run() throws {
         let opened = try vault.openVault()
         let (folder, found) = try opened.snapshot(snapshot, at: try at.map(Format.parseTime))
         var options = RestoreOptions()
         options.includes = includes.map(Format.relativePath)
         options.overwrite = overwrite
+        options.workers = workers
         let summary = try Restorer(vault: opened).restore(snapshot: found, folder: folder, target: target, options: options)
         for warning in summary.warnings { printError("blockvault: warning: \(warning)") }
         if vault.json {

@@ -1,0 +1,119 @@
+import Chunker
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns restore jobs into plaintext on one thread: reads the blocks a job needs in pack order,
+/// neighbouring blocks in one call, and decodes and verifies each straight into its place in the
+/// job's buffer (its files one after another), ready for the `RestoreWriter`. Scratch space is
+/// reused from job to job. Not thread-safe: one per thread.
+final class RestoreDecoder {
+    /// Blocks closer than this in a pack are read in one call, the bytes between them included.
+    static let readGap = 256 << 10
+    /// One read takes at most this much (unless a single block is larger).
+    static let readLimit = 4 << 20
+    private let reader: PackReader
+    private let decoder = BlockDecoder()
+    /// The buffer of the job being decoded.
+    private var plain = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private var stored = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    /// Blocks verified before to be all zeros: met again, they are neither read nor decoded.
+    private var zeroBlocks = Set<BlockID>()
+    // Per-job scratch, kept for its capacity.
+    private var starts: [Int] = []
+    private var owners: [Int] = []
+    private var toRead: [Int] = []
+    private var copies: [(to: Int, from: Int)] = []
+    private var firstUse: [BlockID: Int] = [:]
+
+    init(storage: any PackStorage) { reader = PackReader(storage: storage) }
+
+    deinit { stored.deallocate() }
+
+    /// Fills `buffer` with the plaintext of the job's blocks, one after another, each read, decoded
+    /// and verified once. The error names the file whose block failed.
+    func decode(_ job: RestoreJob, into buffer: RestoreBuffer) throws(StoreError) {
+        buffer.reserve(job.rawBytes)
+        plain = buffer.bytes
+        defer { plain = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
+        try decodeBlocks(of: job)
+    }
+
+    private func decodeBlocks(of job: RestoreJob) throws(StoreError) {
+        starts.removeAll(keepingCapacity: true)
+        owners.removeAll(keepingCapacity: true)
+        toRead.removeAll(keepingCapacity: true)
+        copies.removeAll(keepingCapacity: true)
+        firstUse.removeAll(keepingCapacity: true)
+        var position = 0
+        for (pieceIndex, piece) in job.pieces.enumerated() {
+            for index in piece.blocks {
+                starts.append(position)
+                owners.append(pieceIndex)
+                let entry = job.blocks[index].entry
+                if zeroBlocks.contains(entry.id) {
+                    (plain.baseAddress! + position).initializeMemory(as: UInt8.self, repeating: 0, count: entry.rawLength)
+                } else if let first = firstUse[entry.id] {
+                    copies.append((index, first))
+                } else {
+                    firstUse[entry.id] = index
+                    toRead.append(index)
+                }
+                position += entry.rawLength
+            }
+        }
+        let blocks = job.blocks
+        toRead.sort { blocks[$0].pack != blocks[$1].pack ? blocks[$0].pack < blocks[$1].pack : blocks[$0].entry.offset < blocks[$1].entry.offset }
+        var next = 0
+        while next < toRead.count {
+            let first = blocks[toRead[next]]
+            var end = first.entry.offset + first.entry.storedLength
+            var last = next
+            while last + 1 < toRead.count {
+                let candidate = blocks[toRead[last + 1]]
+                guard candidate.pack == first.pack, candidate.entry.offset >= end, candidate.entry.offset - end <= RestoreDecoder.readGap,
+                      candidate.entry.offset + candidate.entry.storedLength - first.entry.offset <= RestoreDecoder.readLimit else { break }
+                end = candidate.entry.offset + candidate.entry.storedLength
+                last += 1
+            }
+            try readAndDecode(toRead[next...last], of: job, from: first.pack, at: first.entry.offset, through: end)
+            next = last + 1
+        }
+        for (to, from) in copies {
+            (plain.baseAddress! + starts[to]).copyMemory(from: plain.baseAddress! + starts[from], byteCount: blocks[to].entry.rawLength)
+        }
+    }
+
+    /// Reads the bytes `offset..<end` of `pack` in one call and decodes the listed blocks out of them.
+    private func readAndDecode(_ indices: ArraySlice<Int>, of job: RestoreJob, from pack: String, at offset: Int, through end: Int) throws(StoreError) {
+        RestoreDecoder.grow(&stored, to: end - offset)
+        do {
+            try reader.readBytes(of: pack, at: offset, into: UnsafeMutableRawBufferPointer(rebasing: stored[0..<end - offset]))
+        } catch {
+            throw RestoreDecoder.naming(job.pieces[owners[indices.first!]].file, error)
+        }
+        for index in indices {
+            let entry = job.blocks[index].entry
+            let source = UnsafeRawBufferPointer(rebasing: stored[(entry.offset - offset)..<(entry.offset - offset + entry.storedLength)])
+            let target = UnsafeMutableRawBufferPointer(rebasing: plain[starts[index]..<starts[index] + entry.rawLength])
+            do {
+                try decoder.decode(source, encoding: entry.encoding, id: entry.id, into: target)
+            } catch {
+                throw RestoreDecoder.naming(job.pieces[owners[index]].file, PackReader.failure(error, of: entry, in: pack))
+            }
+            if RestoreWriter.isZero(UnsafeRawBufferPointer(target)) { zeroBlocks.insert(entry.id) }
+        }
+    }
+
+    /// `error` as a failure to restore `file`.
+    private static func naming(_ file: RestoringFile, _ error: StoreError) -> StoreError {
+        if case .corrupt(let message) = error { return .corrupt("\(file.display): \(message)") }
+        return .corrupt("\(file.display): \(error)")
+    }
+
+    private static func grow(_ buffer: inout UnsafeMutableRawBufferPointer, to count: Int) {
+        guard buffer.count < count else { return }
+        buffer.deallocate()
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
+    }
+}
