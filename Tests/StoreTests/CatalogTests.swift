@@ -33,8 +33,8 @@ import TestSupport
         #expect(try state(s4) == ["a": 10])
         #expect(try catalog.history(folder: folder, path: Array("b".utf8)).map(\.deleted) == [false, true])
         let latest = try catalog.latestChildren(folder: folder, parent: 0)
-        #expect(latest[Array("a".utf8)]?.version.size == 10)
-        #expect(latest[Array("b".utf8)]?.version.deleted == true)
+        #expect(latest[PathKey(Array("a".utf8))]?.version.size == 10)
+        #expect(latest[PathKey(Array("b".utf8))]?.version.deleted == true)
     }
 
     @Test func namesThatAreNotUTF8RoundTrip() throws {

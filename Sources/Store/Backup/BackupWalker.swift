@@ -64,7 +64,7 @@ struct BackupWalker {
             var subdirectories: [PendingDirectory] = []
             for name in names {
                 let path = directory.path.isEmpty ? name : directory.path + [UInt8(ascii: "/")] + name
-                let earlier = previous.removeValue(forKey: path)
+                let earlier = previous.removeValue(forKey: PathKey(path))
                 if isExcluded(path: path, name: name) {
                     if let earlier { try delete(earlier.version, nameID: earlier.nameID, record: record) }
                     continue
@@ -118,7 +118,7 @@ struct BackupWalker {
                 }
             }
             // What the catalog had here and the disk no longer has was deleted.
-            for (_, gone) in previous.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) where !gone.version.deleted {
+            for (_, gone) in previous.sorted(by: { FileSystem.bytewiseLess($0.key.bytes, $1.key.bytes) }) where !gone.version.deleted {
                 try delete(gone.version, nameID: gone.nameID, record: record)
             }
             stack.append(contentsOf: subdirectories.reversed())
@@ -161,7 +161,7 @@ struct BackupWalker {
 
     private mutating func deleteChildren(of nameID: Int64, record: (PendingVersion) -> Void) throws {
         let children = try reader.latestChildren(folder: folder, parent: nameID)
-        for (_, child) in children.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) where !child.version.deleted {
+        for (_, child) in children.sorted(by: { FileSystem.bytewiseLess($0.key.bytes, $1.key.bytes) }) where !child.version.deleted {
             try delete(child.version, nameID: child.nameID, record: record)
         }
     }

@@ -218,17 +218,17 @@ public final class Catalog {
 
     /// The latest version (deleted or not) of every name directly under `parent` (0: the root),
     /// keyed by path, with the name's row id: one query per directory.
-    public func latestChildren(folder: Int64, parent: Int64) throws(StoreError) -> [[UInt8]: (nameID: Int64, version: FileVersion)] {
+    func latestChildren(folder: Int64, parent: Int64) throws(StoreError) -> [PathKey: (nameID: Int64, version: FileVersion)] {
         let statement = try database.prepare("""
             SELECT n.id, \(Catalog.versionColumns) FROM names n JOIN versions v
               ON v.sequence = (SELECT max(x.sequence) FROM versions x WHERE x.name = n.id)
             WHERE n.folder = ? AND n.parent = ?
             """)
         try statement.bind([.integer(folder), .integer(parent)])
-        var result: [[UInt8]: (Int64, FileVersion)] = [:]
+        var result: [PathKey: (nameID: Int64, version: FileVersion)] = [:]
         while try statement.step() {
             let version = try Catalog.version(from: statement, first: 1)
-            result[version.path] = (statement.int64(0), version)
+            result[PathKey(version.path)] = (statement.int64(0), version)
         }
         return result
     }

@@ -23,10 +23,19 @@ public final class PackWriter: Sendable {
         var bytes: [UInt8]
         var entries: [PackEntry] = []
 
-        /// Reserves room for a full pack plus one maximum block, so appends never reallocate.
-        init(targetSize: Int) {
-            bytes = PackFormat.header
-            bytes.reserveCapacity(targetSize + PackFormat.maximumBlockSize / 32 + 4096)
+        /// Starts empty: a pack that stays small (metadata, the last pack of a backup) never holds
+        /// memory for a full one.
+        init() { bytes = PackFormat.header }
+
+        /// Appends a stored block, growing the buffer by doubling but never past a full pack plus one
+        /// maximum block, so a full pack is at most one buffer of that size.
+        mutating func append(_ stored: UnsafeRawBufferPointer, targetSize: Int) {
+            let needed = bytes.count + stored.count
+            if needed > bytes.capacity {
+                let full = targetSize + PackFormat.maximumBlockSize / 32 + 4096
+                bytes.reserveCapacity(max(needed, min(2 * bytes.capacity, full)))
+            }
+            bytes.append(contentsOf: stored)
         }
     }
     private let open: Mutex<OpenPack>
@@ -39,7 +48,7 @@ public final class PackWriter: Sendable {
         self.storage = storage
         self.targetSize = targetSize
         self.onSealed = onSealed
-        open = Mutex(OpenPack(targetSize: targetSize))
+        open = Mutex(OpenPack())
     }
 
     /// Adds one block (already compressed, or raw) to the open pack, sealing it when full.
@@ -47,10 +56,10 @@ public final class PackWriter: Sendable {
         var full: OpenPack? = open.withLock { pack in
             pack.entries.append(PackEntry(id: id, offset: pack.bytes.count, storedLength: stored.count,
                                           rawLength: rawLength, encoding: encoding))
-            pack.bytes.append(contentsOf: stored)
+            pack.append(stored, targetSize: targetSize)
             guard pack.bytes.count >= targetSize else { return nil }
             let taken = pack
-            pack = OpenPack(targetSize: targetSize)
+            pack = OpenPack()
             return taken
         }
         if full != nil { try seal(&full!) }
@@ -60,7 +69,7 @@ public final class PackWriter: Sendable {
     public func flush() throws(StoreError) {
         var taken: OpenPack = open.withLock { pack in
             let taken = pack
-            pack = OpenPack(targetSize: targetSize)
+            pack = OpenPack()
             return taken
         }
         if !taken.entries.isEmpty { try seal(&taken) }

@@ -44,7 +44,7 @@ enum FileSystem {
             if name == [0x2E] || name == [0x2E, 0x2E] { continue }
             names.append(name)
         }
-        names.sort { $0.lexicographicallyPrecedes($1) }
+        names.sort(by: bytewiseLess)
         return names
     }
 
