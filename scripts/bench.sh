@@ -327,7 +327,13 @@ scenario() {
         record "$corpus" "$rep" "$tool" size_pruned "$(du -sb "$vault" | cut -f1)"
         printf ' prune %6.2fs\n' "$LAST_SECONDS"
     fi
-    [ "$KEEP" = 1 ] || rm -rf "$dir"
+    if [ "$KEEP" != 1 ]; then
+        # Restored trees are set aside, not deleted, until the run ends: ext4 scans recently freed
+        # inodes when it allocates new ones, so deleting 33,000 files makes the next tool's restore
+        # (20 to 60 s later) several times slower, and which tool that hits depends on the rotation.
+        mv "$target" "$TRASH/$corpus-rep$rep-$tool"
+        rm -rf "$dir"
+    fi
 }
 
 # scale_scenario REP TOOL: fresh vault; backup of the scale tree where it is, then again unchanged.
@@ -379,9 +385,12 @@ say "  docs only: check --read-data (borg: check --verify-data); forget --keep-l
 say "scale: init; backup of the tree; backup again (no change); $SCALE_REPS repetition(s), tools: ${SCALE_TOOL_LIST[*]:-none}."
 say "blockvault: defaults (no encryption). restic: defaults (encrypted, repo v2, compression auto)."
 say "borg: --encryption=none, --compression zstd,3. Timing: /usr/bin/time wall seconds, peak RSS;"
-say "every timed step (restore too) starts after an untimed sync and is timed alone, with no sync after it."
+say "every timed step (restore too) starts after an untimed sync and is timed alone, with no sync after it;"
+say "restored trees are deleted only after the last restore (ext4 slows inode allocation after deletions)."
 say "machine limit: SHA-256 + zstd -3 of every FastCDC block of v1, in memory, on two threads (best of 3 runs)."
 rm -rf "$RUN"
+TRASH=$RUN/trash
+mkdir -p "$TRASH"
 for corpus in "${CORPUS_LIST[@]}"; do
     dir=${CORPUS_DIRS[$corpus]}
     record "$corpus" 0 - files "$(find "$dir/v1" -type f | wc -l)"
@@ -391,6 +400,7 @@ for corpus in "${CORPUS_LIST[@]}"; do
     if uses blockvault; then machine_limit "$corpus" "$dir/v1"; fi
     in_rotation "$REPS" "${TOOL_LIST[*]}" scenario "$corpus"
 done
+[ "$KEEP" = 1 ] || rm -rf "$TRASH"
 if [ -n "${SCALE_DIR:-}" ]; then
     record scale 0 - files "$SCALE_FILES"
     record scale 0 - bytes "$(file_bytes "$SCALE_DIR/tree")"
