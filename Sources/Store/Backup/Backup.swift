@@ -40,6 +40,7 @@ public final class Backup {
         }
 
         let catalog = vault.catalog
+        try catalog.setCacheSize(megabytes: 64)
         let folder = try catalog.transaction { try catalog.folderID(path: root, create: true)! }
         let committer = CatalogCommitter(catalog: catalog, folder: folder)
         let packs = PackWriter(kind: .data, storage: vault.storage) { [queue = committer.queue] pack in

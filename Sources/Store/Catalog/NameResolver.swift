@@ -4,7 +4,7 @@
 struct NameResolver {
     let catalog: Catalog
     let folder: Int64
-    private var directoryIDs: [[UInt8]: Int64] = [:]
+    private var directoryIDs: [PathKey: Int64] = [:]
 
     init(catalog: Catalog, folder: Int64) {
         self.catalog = catalog
@@ -13,17 +13,17 @@ struct NameResolver {
 
     /// The interned name of `path`, created (with its parents) when new.
     mutating func nameID(for path: [UInt8]) throws -> Int64 {
-        if let known = directoryIDs[path] { return known }
+        if let known = directoryIDs[PathKey(path)] { return known }
         if let existing = try catalog.existingNameID(folder: folder, path: path) { return existing }
         var parent: Int64 = 0
         if let slash = path.lastIndex(of: UInt8(ascii: "/")) {
             let parentPath = Array(path[..<slash])
             parent = try nameID(for: parentPath)
-            directoryIDs[parentPath] = parent
+            directoryIDs[PathKey(parentPath)] = parent
         }
         return try catalog.nameID(folder: folder, path: path, parent: parent)
     }
 
     /// Remembers a directory's id so its children resolve without a query.
-    mutating func remember(directory path: [UInt8], id: Int64) { directoryIDs[path] = id }
+    mutating func remember(directory path: [UInt8], id: Int64) { directoryIDs[PathKey(path)] = id }
 }
