@@ -52,6 +52,10 @@ public final class Backup {
         let nowSeconds = UInt64(FileSystem.nowNanoseconds() / 1_000_000_000)
         let configuration = vault.configuration
         let progress = self.progress
+        // Opened before any thread starts, so that failing to open it leaves no thread waiting.
+        var walker = try BackupWalker(root: root, folder: folder, reader: try Catalog(path: vault.catalogPath),
+                                      options: options, shortDevice: configuration.shortDeviceID, nowSeconds: nowSeconds,
+                                      progress: progress, warn: warn)
 
         committer.start()
         // Two readers a core: while one waits for the disk (small files, a cold cache), the other hashes.
@@ -97,9 +101,6 @@ public final class Backup {
             thread.start()
         }
 
-        var walker = try BackupWalker(root: root, folder: folder, reader: try Catalog(path: vault.catalogPath),
-                                  options: options, shortDevice: configuration.shortDeviceID, nowSeconds: nowSeconds,
-                                  progress: progress, warn: warn)
         var walkError: Error?
         do {
             try walker.walk(
