@@ -160,8 +160,8 @@ public enum Prune {
             // Damaged copies first, while their rows still point at the pack they were found in.
             try catalog.dropBlocks(damaged)
             for pack in written { try catalog.insertPack(pack, replacingLocations: true) }
-            let markPending = try catalog.database.prepare("INSERT OR IGNORE INTO pending_deletions(name) VALUES(?)")
-            let deletePack = try catalog.database.prepare("DELETE FROM packs WHERE id = ?")
+            let markPending = try database.prepare("INSERT OR IGNORE INTO pending_deletions(name) VALUES(?)")
+            let deletePack = try database.prepare("DELETE FROM packs WHERE id = ?")
             for pack in doomed {
                 try deletePack.run([.integer(pack.id)])
                 try markPending.run([.text(pack.name)])
@@ -173,14 +173,14 @@ public enum Prune {
             // Dead blocks left in kept packs keep their rows: a later backup may reuse them, and their
             // space is reclaimed once their pack is worth repacking.
             try database.execute("DELETE FROM missing_blocks WHERE hash NOT IN (SELECT hash FROM temp.live)")
-            try catalog.database.execute("""
+            try database.execute("""
                 DELETE FROM blocklists WHERE hash NOT IN (SELECT blocklist FROM versions WHERE blocks > 1 AND blocklist IS NOT NULL)
                 """)
         }
         let readers = try vault.lockOutReaders(waitSeconds: 600)
         try vault.finishPendingDeletions()
         withExtendedLifetime(readers) {}
-        report.bytesAfter = try catalog.database.scalar("SELECT sum(size) FROM packs WHERE kind = 0") ?? 0
+        report.bytesAfter = try database.scalar("SELECT sum(size) FROM packs WHERE kind = 0") ?? 0
         report.seconds = FileSystem.monotonicSeconds() - started
         return report
     }
