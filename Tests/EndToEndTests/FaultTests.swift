@@ -11,8 +11,8 @@ extension EndToEndTests {
     /// succeeds.
     ///
     /// strace counts calls per thread. A backup's main thread writes the last data pack, the metadata
-    /// packs and the error message (all `write`); its workers write the data packs they fill (`write`);
-    /// SQLite writes with `pwrite64` (the main thread at start and end, the committer thread in between)
+    /// packs and the error message (all `write`); its workers write the data packs they fill (`write`, a
+    /// 1 MiB piece at a time); SQLite writes with `pwrite64` (the main thread at start and end, the committer thread in between)
     /// and syncs with `fdatasync`; packs and their directories are synced with `fsync`. The cases below
     /// pick the call numbers that reach each of these, and never the error message itself (what a
     /// failed error message does is `unwritableStandardError`'s subject).
@@ -36,7 +36,7 @@ extension EndToEndTests {
 
         static let outOfSpace: [Fault] = [
             Fault(syscalls: "write", action: "error=ENOSPC", when: "2+", increment: .large, workers: 1,
-                  hits: "the worker's second data pack and every write after it",
+                  hits: "the worker's second write to a data pack and every write after it",
                   message: ".pack.tmp: No space left on device"),
             Fault(syscalls: "write", action: "error=ENOSPC", when: "1..1", increment: .small,
                   hits: "the last data pack, written by the main thread",

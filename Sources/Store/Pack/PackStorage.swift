@@ -5,9 +5,9 @@ import Glibc
 /// Where packs live. Local directories today; the seam exists so that other backends, and a
 /// fault-injecting wrapper in tests, can stand in.
 public protocol PackStorage: Sendable {
-    /// Stores a sealed pack durably and atomically: after it returns, the pack survives a crash and
-    /// reads back exactly as given; if it throws, no pack of that name exists.
-    func write(name: String, contents: UnsafeRawBufferPointer) throws(StoreError)
+    /// Starts a new pack called `name`, written piece by piece: nothing exists under that name until
+    /// the returned file's `commit` (see `PackFile`).
+    func create(name: String) throws(StoreError) -> any PackFile
     /// Opens a pack for reading; the caller closes the descriptor.
     func openForReading(name: String) throws(StoreError) -> Int32
     /// Every pack name present.
@@ -26,38 +26,14 @@ public struct LocalPackStorage: PackStorage {
 
     public func location(of name: String) -> String { "\(directory)/\(name.prefix(2))/\(name).pack" }
 
-    public func write(name: String, contents: UnsafeRawBufferPointer) throws(StoreError) {
+    public func create(name: String) throws(StoreError) -> any PackFile {
         let shard = "\(directory)/\(name.prefix(2))"
         if mkdir(shard, 0o755) == 0 {
             try FileSystem.fsyncDirectory(directory)
         } else if errno != EEXIST {
             throw .system("cannot create directory", shard)
         }
-        let temporary = "\(shard)/.\(name).pack.tmp"
-        try FileSystem.writeDurably(contents, to: location(of: name), temporary: temporary, mode: 0o444) { descriptor throws(StoreError) in
-            try verify(descriptor, against: contents, path: temporary)
-        }
-    }
-
-    /// Reads the written file back and compares it with what was meant to be written.
-    private func verify(_ descriptor: Int32, against contents: UnsafeRawBufferPointer, path: String) throws(StoreError) {
-        let piece = 1 << 20
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: piece, alignment: 16)
-        defer { scratch.deallocate() }
-        var offset = 0
-        while offset < contents.count {
-            let count = min(piece, contents.count - offset)
-            let target = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<count])
-            try FileSystem.preadAll(descriptor, target, offset: Int64(offset), path: path)
-            guard memcmp(target.baseAddress!, contents.baseAddress! + offset, count) == 0 else {
-                throw .corrupt("\(path) reads back differently from what was written")
-            }
-            offset += count
-        }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0, Int(status.st_size) == contents.count else {
-            throw .corrupt("\(path) has the wrong size after writing")
-        }
+        return try LocalPackFile(temporary: "\(shard)/.\(name).pack.tmp", final: location(of: name))
     }
 
     public func openForReading(name: String) throws(StoreError) -> Int32 {

@@ -10,9 +10,10 @@ public struct SealedPack: Sendable {
     public let entries: [PackEntry]
 }
 
-/// Collects stored blocks into packs of about `targetSize` bytes and seals each through a
-/// `PackStorage`. Thread-safe: workers append concurrently; a full pack is taken out under the lock
-/// and sealed outside it, so other workers keep appending to the next one.
+/// Collects stored blocks into packs of about `targetSize` bytes, streamed to storage as they fill,
+/// and seals each (footer, then `PackFile.commit`). Thread-safe: workers append concurrently under a
+/// lock (which covers the pack file's occasional 1 MiB write); a full pack is taken out under the
+/// lock and sealed outside it, so other workers keep appending to the next one.
 public final class PackWriter: Sendable {
     public let kind: PackFormat.Kind
     private let storage: any PackStorage
@@ -20,23 +21,10 @@ public final class PackWriter: Sendable {
     private let onSealed: @Sendable (SealedPack) throws -> Void
 
     private struct OpenPack {
-        var bytes: [UInt8]
+        var name = ""
+        /// Created with the first block, so a writer that stores nothing creates no file.
+        var file: (any PackFile)?
         var entries: [PackEntry] = []
-
-        /// Starts empty: a pack that stays small (metadata, the last pack of a backup) never holds
-        /// memory for a full one.
-        init() { bytes = PackFormat.header }
-
-        /// Appends a stored block, growing the buffer by doubling but never past a full pack plus one
-        /// maximum block, so a full pack is at most one buffer of that size.
-        mutating func append(_ stored: UnsafeRawBufferPointer, targetSize: Int) {
-            let needed = bytes.count + stored.count
-            if needed > bytes.capacity {
-                let full = targetSize + PackFormat.maximumBlockSize / 32 + 4096
-                bytes.reserveCapacity(max(needed, min(2 * bytes.capacity, full)))
-            }
-            bytes.append(contentsOf: stored)
-        }
     }
     private let open: Mutex<OpenPack>
 
@@ -51,46 +39,58 @@ public final class PackWriter: Sendable {
         open = Mutex(OpenPack())
     }
 
-    /// Adds one block (already compressed, or raw) to the open pack, sealing it when full.
+    /// Adds one block (already compressed, or raw) to the open pack, sealing it when full. If the
+    /// pack's file cannot be written, that pack is discarded (none of its blocks was recorded yet)
+    /// and the error thrown.
     public func append(id: BlockID, stored: UnsafeRawBufferPointer, rawLength: Int, encoding: PackFormat.Encoding) throws(StoreError) {
-        var full: OpenPack? = open.withLock { pack in
-            pack.entries.append(PackEntry(id: id, offset: pack.bytes.count, storedLength: stored.count,
-                                          rawLength: rawLength, encoding: encoding))
-            pack.append(stored, targetSize: targetSize)
-            guard pack.bytes.count >= targetSize else { return nil }
-            let taken = pack
-            pack = OpenPack()
-            return taken
+        let full: OpenPack? = try open.withLock { (pack: inout OpenPack) throws(StoreError) -> OpenPack? in
+            do throws(StoreError) {
+                if pack.file == nil {
+                    pack.name = randomHex(byteCount: 16)
+                    let file = try storage.create(name: pack.name)
+                    pack.file = file
+                    try file.append(bytes: PackFormat.header)
+                }
+                let file = pack.file!
+                pack.entries.append(PackEntry(id: id, offset: file.size, storedLength: stored.count,
+                                              rawLength: rawLength, encoding: encoding))
+                try file.append(stored)
+                guard file.size >= targetSize else { return nil }
+            } catch {
+                pack.file?.discard()
+                pack = OpenPack()
+                throw error
+            }
+            defer { pack = OpenPack() }
+            return pack
         }
-        if full != nil { try seal(&full!) }
+        if let full { try seal(full) }
     }
 
     /// Seals the open pack if it holds anything.
     public func flush() throws(StoreError) {
-        var taken: OpenPack = open.withLock { pack in
-            let taken = pack
-            pack = OpenPack()
-            return taken
+        let taken = open.withLock { pack in
+            defer { pack = OpenPack() }
+            return pack
         }
-        if !taken.entries.isEmpty { try seal(&taken) }
+        if taken.file != nil { try seal(taken) }
     }
 
-    /// Writes the pack; `inout` so that appending the footer does not copy the pack's bytes.
-    private func seal(_ pack: inout OpenPack) throws(StoreError) {
-        pack.bytes.append(contentsOf: PackFormat.footer(kind: kind, entries: pack.entries))
-        let bytes = pack.bytes
-        let name = randomHex(byteCount: 16)
-        let failure: StoreError? = bytes.withUnsafeBytes { buffer in
-            do throws(StoreError) { try storage.write(name: name, contents: buffer) } catch { return error }
-            return nil
+    private func seal(_ pack: OpenPack) throws(StoreError) {
+        let file = pack.file!
+        do throws(StoreError) {
+            try file.append(bytes: PackFormat.footer(kind: kind, entries: pack.entries))
+            try file.commit()
+        } catch {
+            file.discard()
+            throw error
         }
-        if let failure { throw failure }
         do {
-            try onSealed(SealedPack(name: name, kind: kind, size: bytes.count, entries: pack.entries))
+            try onSealed(SealedPack(name: pack.name, kind: kind, size: file.size, entries: pack.entries))
         } catch let error as StoreError {
             throw error
         } catch {
-            throw .catalog("recording pack \(name) failed: \(error)")
+            throw .catalog("recording pack \(pack.name) failed: \(error)")
         }
     }
 }

@@ -141,13 +141,17 @@ public enum Prune {
         var damaged: [(id: BlockID, pack: Int64)] = []
         for pack in repack {
             for entry in pack.live.sorted(by: { $0.offset < $1.offset }) {
+                // Only a failure to read or verify the old copy makes a block damaged; a failure to
+                // write the new pack ends the prune with nothing changed.
+                let stored: UnsafeRawBufferPointer
                 do {
-                    let stored = try reader.readStored(BlockLocation(pack: pack.name, entry: entry))
-                    try writer.append(id: entry.id, stored: stored, rawLength: entry.rawLength, encoding: entry.encoding)
+                    stored = try reader.readStored(BlockLocation(pack: pack.name, entry: entry))
                 } catch {
                     damaged.append((entry.id, pack.id))
                     report.damaged.append("block \(entry.id.hex.prefix(16)) in pack \(pack.name): \(error)")
+                    continue
                 }
+                try writer.append(id: entry.id, stored: stored, rawLength: entry.rawLength, encoding: entry.encoding)
             }
         }
         try writer.flush()

@@ -29,8 +29,9 @@ final class FaultScenario {
     enum Increment: String, Sendable {
         /// Nothing: the tree is as the last snapshot saw it.
         case none
-        /// 6 MiB in two files and 200 small files: less than one data pack (16 MiB), so no worker seals
-        /// one and the main thread writes the only data pack when it flushes.
+        /// 600 KiB in two files and 200 small files: less than one pack file's 1 MiB staging buffer, so
+        /// no worker writes to a data pack and the main thread writes the only one (in one `write`)
+        /// when it flushes.
         case small
         /// 45 MiB in nine files and 2,000 small files: workers seal data packs, and the catalog's
         /// committer writes a few hundred pages.
@@ -87,7 +88,7 @@ final class FaultScenario {
     func add(_ increment: Increment, seed: UInt64) throws -> [String] {
         let (bigFiles, bigSize, smallFiles): (Int, Int, Int) = switch increment {
         case .none: (0, 0, 0)
-        case .small: (2, 3 << 20, 200)
+        case .small: (2, 300 << 10, 200)
         case .large: (9, 5 << 20, 2000)
         }
         guard bigFiles + smallFiles > 0 else { return [] }

@@ -1,0 +1,133 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A pack being written: its bytes are appended in order, then `commit` makes it durable, verified
+/// and visible under its name at once; `discard` (or dropping it uncommitted) removes what was
+/// written. Owned by one party at a time; not thread-safe.
+public protocol PackFile: AnyObject, Sendable {
+    /// Bytes appended so far.
+    var size: Int { get }
+    func append(_ bytes: UnsafeRawBufferPointer) throws(StoreError)
+    /// Makes the pack durable and visible: after it returns, the pack survives a crash and reads back
+    /// exactly as appended; if it throws, no pack of that name exists.
+    func commit() throws(StoreError)
+    /// Removes what was written; idempotent, and a no-op after `commit`.
+    func discard()
+}
+
+extension PackFile {
+    func append(bytes: [UInt8]) throws(StoreError) {
+        let failure: StoreError? = bytes.withUnsafeBytes { buffer in
+            do throws(StoreError) { try append(buffer) } catch { return error }
+            return nil
+        }
+        if let failure { throw failure }
+    }
+}
+
+/// A pack streamed to a temporary file through one staging buffer, so that writing a 16 MiB pack
+/// holds 1 MiB of memory, not 16. Each piece written is checksummed from memory as it goes; `commit`
+/// syncs the file, reads every piece back and compares checksums, checks the size, then renames it
+/// into place and syncs the directory.
+final class LocalPackFile: PackFile, @unchecked Sendable {
+    // @unchecked: a pack file has one owner at a time (a `PackWriter`'s lock, then the sealing thread).
+    static let pieceSize = 1 << 20
+
+    private let temporary: String
+    private let final: String
+    private var descriptor: Int32
+    private let staging: UnsafeMutableRawBufferPointer
+    private var staged = 0
+    private(set) var size = 0
+    /// The checksum of each piece written, in file order; every piece but the last is `pieceSize`
+    /// long or ends where a direct write of a large block ended, so lengths are kept too.
+    private var pieces: [(length: Int, checksum: UInt64)] = []
+    private var finished = false
+
+    init(temporary: String, final: String) throws(StoreError) {
+        descriptor = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o444)
+        guard descriptor >= 0 else { throw .system("cannot create", temporary) }
+        self.temporary = temporary
+        self.final = final
+        staging = .allocate(byteCount: LocalPackFile.pieceSize, alignment: 4096)
+    }
+
+    deinit {
+        discard()
+        staging.deallocate()
+    }
+
+    func append(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
+        precondition(!finished, "append to a finished pack file")
+        var rest = bytes
+        while !rest.isEmpty {
+            if staged == 0 && rest.count >= staging.count {
+                // A large block goes straight from the caller's memory, a piece at a time.
+                try writePiece(UnsafeRawBufferPointer(rebasing: rest[rest.startIndex..<(rest.startIndex + staging.count)]))
+                rest = UnsafeRawBufferPointer(rebasing: rest[(rest.startIndex + staging.count)...])
+                continue
+            }
+            let count = min(staging.count - staged, rest.count)
+            (staging.baseAddress! + staged).copyMemory(from: rest.baseAddress!, byteCount: count)
+            staged += count
+            rest = UnsafeRawBufferPointer(rebasing: rest[(rest.startIndex + count)...])
+            if staged == staging.count { try flushStaging() }
+        }
+        size += bytes.count
+    }
+
+    private func flushStaging() throws(StoreError) {
+        guard staged > 0 else { return }
+        try writePiece(UnsafeRawBufferPointer(rebasing: staging[0..<staged]))
+        staged = 0
+    }
+
+    private func writePiece(_ piece: UnsafeRawBufferPointer) throws(StoreError) {
+        try FileSystem.writeAll(descriptor, piece, path: temporary)
+        pieces.append((piece.count, ReadBackChecksum.of(piece)))
+    }
+
+    func commit() throws(StoreError) {
+        precondition(!finished, "commit of a finished pack file")
+        do throws(StoreError) {
+            try flushStaging()
+            try FileSystem.fsyncOrThrow(descriptor, path: temporary)
+            try verify()
+            close(descriptor)
+            descriptor = -1
+            guard rename(temporary, final) == 0 else { throw .system("cannot rename into", final) }
+        } catch {
+            discard()
+            throw error
+        }
+        finished = true
+        try FileSystem.fsyncDirectory(FileSystem.parent(of: final))
+    }
+
+    /// Reads the synced file back, piece by piece into the (now empty) staging buffer, and compares
+    /// each piece's checksum with the one taken from memory when it was written.
+    private func verify() throws(StoreError) {
+        var offset = 0
+        for piece in pieces {
+            let target = UnsafeMutableRawBufferPointer(rebasing: staging[0..<piece.length])
+            try FileSystem.preadAll(descriptor, target, offset: Int64(offset), path: temporary)
+            guard ReadBackChecksum.of(UnsafeRawBufferPointer(target)) == piece.checksum else {
+                throw .corrupt("\(temporary) reads back differently from what was written")
+            }
+            offset += piece.length
+        }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, Int(status.st_size) == size, offset == size else {
+            throw .corrupt("\(temporary) has the wrong size after writing")
+        }
+    }
+
+    func discard() {
+        guard !finished else { return }
+        finished = true
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+        unlink(temporary)
+    }
+}
