@@ -21,15 +21,15 @@ enum Chunking {
 
     /// Writes `bytes` to a real file and cuts it with `forEachBlock(fileDescriptor:fileSize:)`,
     /// passing the true size. Also checks the byte count the reader returns.
-    static func throughFile(_ bytes: [UInt8], _ parameters: ChunkerParameters,
+    static func throughFile(_ bytes: [UInt8], _ parameters: ChunkerParameters, parallelHashing: Bool = false,
                             sourceLocation: SourceLocation = #_sourceLocation) throws -> [BlockRecord] {
         let directory = try TemporaryDirectory()
         let path = try directory.write(bytes, to: "input")
-        return try ofFile(at: path, parameters, sourceLocation: sourceLocation)
+        return try ofFile(at: path, parameters, parallelHashing: parallelHashing, sourceLocation: sourceLocation)
     }
 
     /// Cuts the file at `path` from its start through a file descriptor, passing its size.
-    static func ofFile(at path: String, _ parameters: ChunkerParameters,
+    static func ofFile(at path: String, _ parameters: ChunkerParameters, parallelHashing: Bool = false,
                        sourceLocation: SourceLocation = #_sourceLocation) throws -> [BlockRecord] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         try #require(descriptor >= 0, "open \(path) failed: errno \(errno)", sourceLocation: sourceLocation)
@@ -37,7 +37,7 @@ enum Chunking {
         var status = stat()
         try #require(fstat(descriptor, &status) == 0, sourceLocation: sourceLocation)
         var records: [BlockRecord] = []
-        let reader = BlockReader(parameters: parameters)
+        let reader = BlockReader(parameters: parameters, parallelHashing: parallelHashing)
         let count = try reader.forEachBlock(fileDescriptor: descriptor, fileSize: UInt64(status.st_size)) {
             records.append(BlockRecord($0))
         }
@@ -47,7 +47,7 @@ enum Chunking {
 
     /// Cuts `bytes` read from a pipe that another thread fills, with `fileSize: nil`, the way a
     /// backup of standard input would. A pipe delivers short reads, unlike a regular file.
-    static func throughPipe(_ bytes: [UInt8], _ parameters: ChunkerParameters,
+    static func throughPipe(_ bytes: [UInt8], _ parameters: ChunkerParameters, parallelHashing: Bool = false,
                             sourceLocation: SourceLocation = #_sourceLocation) throws -> [BlockRecord] {
         // If the reader failed early the writer would get SIGPIPE and kill the whole test process;
         // with the signal ignored it gets EPIPE instead and the failure is reported normally.
@@ -75,7 +75,7 @@ enum Chunking {
             close(readEnd)
         }
         var records: [BlockRecord] = []
-        let reader = BlockReader(parameters: parameters)
+        let reader = BlockReader(parameters: parameters, parallelHashing: parallelHashing)
         let count = try reader.forEachBlock(fileDescriptor: readEnd, fileSize: nil) { records.append(BlockRecord($0)) }
         #expect(count == UInt64(bytes.count), "bytes read from the pipe", sourceLocation: sourceLocation)
         return records

@@ -28,6 +28,18 @@ struct StreamingTests {
         Chunking.expectSame(try Chunking.throughPipe(Self.input, parameters), expected, "pipe")
     }
 
+    /// With parallel hashing, windows of blocks are hashed on two threads: the blocks, their order
+    /// and their IDs must not change, from a file (long windows) or a pipe (short reads).
+    @Test("parallel hashing cuts and hashes like memory", arguments: parameterSets)
+    func parallelHashing(parameters: ChunkerParameters) throws {
+        let expected = Chunking.inMemory(Self.input, parameters)
+        Chunking.expectSame(try Chunking.throughFile(Self.input, parameters, parallelHashing: true), expected, "file")
+        Chunking.expectSame(try Chunking.throughPipe(Self.input, parameters, parallelHashing: true), expected, "pipe")
+        let small = Array(Self.input.prefix(300_000))
+        Chunking.expectSame(try Chunking.throughFile(small, parameters, parallelHashing: true),
+                            Chunking.inMemory(small, parameters), "small file")
+    }
+
     /// The streamed bytes handed to the callback, not just their IDs, must be the input's bytes.
     @Test("streamed block bytes are the input's bytes", arguments: [ChunkerParameters.fastCDC, .fixed])
     func streamedBytes(parameters: ChunkerParameters) throws {
@@ -38,7 +50,7 @@ struct StreamingTests {
         defer { close(descriptor) }
         var concatenated: [UInt8] = []
         concatenated.reserveCapacity(Self.input.count)
-        let count = try BlockReader(parameters: parameters)
+        let count = try BlockReader(parameters: parameters, parallelHashing: true)
             .forEachBlock(fileDescriptor: descriptor, fileSize: UInt64(Self.input.count)) { block in
                 #expect(block.offset == UInt64(concatenated.count))
                 concatenated.append(contentsOf: block.bytes)

@@ -38,7 +38,7 @@ final class BackupWorker {
 
     init(chunker: ChunkerParameters, level: Int32, index: BlockIndex, packs: PackWriter, compression: CompressionStage,
          progress: BackupProgress, shortDevice: UInt64) {
-        reader = BlockReader(parameters: chunker)
+        reader = BlockReader(parameters: chunker, parallelHashing: true)
         encoder = BlockEncoder(level: level)
         self.index = index
         self.packs = packs
