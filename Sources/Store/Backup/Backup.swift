@@ -68,6 +68,7 @@ public final class Backup {
         for _ in 0..<workerCount {
             group.enter()
             let thread = Thread {
+                Thread.current.name = "bv-reader"   // shows in /proc/PID/task/*/comm, for profiling
                 defer { group.leave() }
                 let worker = BackupWorker(chunker: configuration.chunker, level: configuration.compression.level, index: index,
                                           packs: packs, compression: compression, progress: progress,

@@ -35,6 +35,8 @@ final class BackupWorker {
     /// New blocks at least this long go to the compression stage; shorter ones (small files, which
     /// the workers already spread over the cores) are compressed here, without a copy or a hand-over.
     static let handOverSize = 64 << 10
+    /// Files at least this long are announced to the kernel as read sequentially (larger read-ahead).
+    static let sequentialAdviceSize: Int64 = 1 << 20
 
     init(chunker: ChunkerParameters, level: Int32, index: BlockIndex, packs: PackWriter, compression: CompressionStage,
          progress: BackupProgress, shortDevice: UInt64) {
@@ -60,14 +62,19 @@ final class BackupWorker {
         guard opened >= 0 else { return .failed("\(display): cannot open: \(String(cString: strerror(errno)))") }
         defer { close(opened) }
         var bytesRead: Int64 = 0
-        for _ in 0..<BackupWorker.attempts {
+        for attempt in 0..<BackupWorker.attempts {
             var before = stat()
             guard fstat(opened, &before) == 0 else { return .failed("\(display): cannot stat: \(String(cString: strerror(errno)))") }
             let status = FileStatus(before)
             guard status.type == .file else { return .failed("\(display): is no longer a regular file; skipped") }
-            _ = fcntl(opened, F_SETFL, O_RDONLY)
-            posix_fadvise(opened, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
-            guard lseek(opened, 0, SEEK_SET) == 0 else { return .failed("\(display): cannot seek: \(String(cString: strerror(errno)))") }
+            // Reads of a regular file ignore O_NONBLOCK, so it can stay set; small files (most of a
+            // tree) skip the calls that only pay off for large ones or for a second attempt.
+            if attempt == 0 && status.size >= BackupWorker.sequentialAdviceSize {
+                posix_fadvise(opened, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+            }
+            if attempt > 0 {
+                guard lseek(opened, 0, SEEK_SET) == 0 else { return .failed("\(display): cannot seek: \(String(cString: strerror(errno)))") }
+            }
             var ids: [UInt8] = []
             ids.reserveCapacity(Int(min(status.size / (32 << 10) + 1, 1 << 20)) * 32)
             var dependencies: [BlockID] = []

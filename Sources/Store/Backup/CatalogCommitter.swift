@@ -48,6 +48,7 @@ final class CatalogCommitter: @unchecked Sendable {
 
     func start() {
         let thread = Thread { [self] in
+            Thread.current.name = "bv-committer"   // shows in /proc/PID/task/*/comm, for profiling
             run()
             done.signal()
         }

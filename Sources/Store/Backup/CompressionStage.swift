@@ -42,6 +42,7 @@ final class CompressionStage: Sendable {
         for _ in 0..<threads {
             group.enter()
             let thread = Thread { [self] in
+                Thread.current.name = "bv-compressor"   // shows in /proc/PID/task/*/comm, for profiling
                 defer { group.leave() }
                 let encoder = BlockEncoder(level: level)
                 while let job = jobs.pop() {
