@@ -6,8 +6,10 @@ import Chunker
 /// Not thread-safe: each thread opens its own `Catalog` on the same file (WAL lets readers run beside
 /// the one writer). Write methods expect to run inside `transaction`.
 public final class Catalog {
-    public static let schemaVersion: Int64 = 4
+    public static let schemaVersion: Int64 = 5
     public let database: Database
+    /// Maps the catalog's device rows to short device ids and back (see `DeviceTable`).
+    var devices = DeviceTable()
 
     /// Opens the catalog, creating or migrating the schema when `writable`; checks its integrity
     /// header so a damaged file is reported at open, not half-way through a backup.
@@ -16,20 +18,41 @@ public final class Catalog {
         try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384")
         let version = try database.scalar("PRAGMA user_version") ?? 0
         if version == 0 && writable {
-            try database.execute("BEGIN IMMEDIATE; \(Catalog.schema) \(Catalog.migrations.joined()) PRAGMA user_version=\(Catalog.schemaVersion); COMMIT;")
+            try inTransaction { () throws(StoreError) in
+                try database.execute("\(Catalog.schema) PRAGMA user_version=\(Catalog.schemaVersion);")
+            }
         } else if version > Catalog.schemaVersion {
             throw .invalidVault("catalog schema \(version) is newer than this blockvault understands (\(Catalog.schemaVersion)); upgrade blockvault")
         } else if version == 0 {
             throw .invalidVault("catalog \(path) is empty or not a blockvault catalog")
         } else if version < Catalog.schemaVersion {
-            // Each migration runs in one transaction with the version bump: all of it or none.
-            for next in Int(version)..<Int(Catalog.schemaVersion) {
-                try database.execute("BEGIN IMMEDIATE; \(Catalog.migrations[next - 1]) PRAGMA user_version=\(next + 1); COMMIT;")
-            }
+            try migrate(from: version)
         }
     }
 
-    public func transaction<T>(_ body: () throws -> T) throws -> T { try database.transaction(body) }
+    /// Runs `body` inside one transaction: committed if it returns, rolled back if it throws. A
+    /// rollback also drops cached device rows, which may name rows that are gone with it.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try database.transaction(body)
+        } catch {
+            devices.forgetAll()
+            throw error
+        }
+    }
+
+    /// `transaction` for bodies that throw only `StoreError`.
+    func inTransaction(_ body: () throws(StoreError) -> Void) throws(StoreError) {
+        try database.execute("BEGIN IMMEDIATE")
+        do throws(StoreError) {
+            try body()
+            try database.execute("COMMIT")
+        } catch {
+            try? database.execute("ROLLBACK")
+            devices.forgetAll()
+            throw error
+        }
+    }
 
     /// Sets this connection's page cache (SQLite's default here is 16 MiB a connection). The
     /// backup's committer, which inserts into indexes keyed by hashes (random places in the
@@ -66,10 +89,13 @@ public final class Catalog {
 
     // MARK: Devices
 
-    /// Records a device (idempotent); `deviceID` is its full id as hex.
+    /// Records a device (idempotent); `deviceID` is its full id as hex. A device first met in a
+    /// version vector has a row with its short id only; this fills in the full id.
     public func registerDevice(deviceID: String, shortID: UInt64) throws(StoreError) {
-        try database.prepare("INSERT OR IGNORE INTO devices(device_id, short_id) VALUES(?, ?)")
-            .run([.blob(Array(deviceID.utf8)), .integer(Int64(bitPattern: shortID))])
+        try database.prepare("""
+            INSERT INTO devices(short_id, device_id) VALUES(?, ?)
+            ON CONFLICT(short_id) DO UPDATE SET device_id = excluded.device_id WHERE device_id IS NULL
+            """).run([.integer(Int64(bitPattern: shortID)), .blob(Array(deviceID.utf8))])
     }
 
     // MARK: Folders
