@@ -137,13 +137,16 @@ final class LifecycleVault {
         for suffix in ["", "-wal", "-shm"] { unlink(catalog + suffix) }
     }
 
-    /// Overwrites page 6 (4096 bytes at 4096 × 5) of the catalog with 0xDE, after folding the WAL in.
+    /// Overwrites the root page of the `versions` table (which every listing reads) with 0xDE, after
+    /// folding the WAL in.
     func overwriteCatalogPage() throws {
         try SQLiteShell.execute(catalog, "PRAGMA wal_checkpoint(TRUNCATE)")
         for suffix in ["-wal", "-shm"] { unlink(catalog + suffix) }
-        let size = try Files.status(catalog).st_size
-        guard size >= 4096 * 6 else { throw TestFailure("catalog.db has only \(size) bytes; page 6 would extend it") }
-        try Files.overwrite(catalog, at: 4096 * 5, with: [UInt8](repeating: 0xDE, count: 4096))
+        guard let page = try SQLiteShell.rows(catalog, "SELECT rootpage FROM sqlite_schema WHERE name = 'versions'").first.flatMap({ Int($0[0]) }),
+              page > 1 else {
+            throw TestFailure("catalog.db has no versions table")
+        }
+        try Files.overwrite(catalog, at: 4096 * (page - 1), with: [UInt8](repeating: 0xDE, count: 4096))
     }
 
     // MARK: Checking

@@ -16,12 +16,12 @@ import TestSupport
         let directory = try TemporaryDirectory()
         let catalog = try makeCatalog(directory)
         let folder = try #require(try catalog.folderID(path: Array("/src".utf8), create: true))
-        let a = try catalog.nameID(folder: folder, path: Array("a".utf8), parent: 0)
-        let b = try catalog.nameID(folder: folder, path: Array("b".utf8), parent: 0)
-        let s1 = try catalog.insertVersion(file("a", size: 1), folder: folder, nameID: a)
-        try catalog.insertVersion(file("b", size: 2), folder: folder, nameID: b)
-        let s3 = try catalog.insertVersion(file("a", size: 10), folder: folder, nameID: a)
-        let s4 = try catalog.insertVersion(file("b", size: 2, deleted: true), folder: folder, nameID: b)
+        let a = try catalog.nameID(folder: folder, parent: 0, name: Array("a".utf8))
+        let b = try catalog.nameID(folder: folder, parent: 0, name: Array("b".utf8))
+        let s1 = try catalog.insertVersion(file("a", size: 1), nameID: a)
+        try catalog.insertVersion(file("b", size: 2), nameID: b)
+        let s3 = try catalog.insertVersion(file("a", size: 10), nameID: a)
+        let s4 = try catalog.insertVersion(file("b", size: 2, deleted: true), nameID: b)
 
         func state(_ sequence: Int64) throws -> [String: Int64] {
             var result: [String: Int64] = [:]
@@ -32,7 +32,7 @@ import TestSupport
         #expect(try state(s3) == ["a": 10, "b": 2])
         #expect(try state(s4) == ["a": 10])
         #expect(try catalog.history(folder: folder, path: Array("b".utf8)).map(\.deleted) == [false, true])
-        let latest = try catalog.latestChildren(folder: folder, parent: 0)
+        let latest = try catalog.latestChildren(folder: folder, parent: 0, directory: [])
         #expect(latest[PathKey(Array("a".utf8))]?.version.size == 10)
         #expect(latest[PathKey(Array("b".utf8))]?.version.deleted == true)
     }
@@ -42,8 +42,8 @@ import TestSupport
         let catalog = try makeCatalog(directory)
         let folder = try #require(try catalog.folderID(path: [0x2F, 0xFE], create: true))
         let name: [UInt8] = [0x66, 0xFF, 0x00, 0x2E, 0x74]
-        let id = try catalog.nameID(folder: folder, path: name, parent: 0)
-        try catalog.insertVersion(FileVersion(path: name, type: .file, size: 5), folder: folder, nameID: id)
+        let id = try catalog.nameID(folder: folder, parent: 0, name: name)
+        try catalog.insertVersion(FileVersion(path: name, type: .file, size: 5), nameID: id)
         #expect(try catalog.history(folder: folder, path: name).first?.path == name)
         #expect(try catalog.folders().first?.path == [0x2F, 0xFE])
     }

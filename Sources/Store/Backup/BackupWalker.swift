@@ -56,7 +56,7 @@ struct BackupWalker {
                 report("\(error)")
                 continue
             }
-            var previous = try directory.nameID.map { try reader.latestChildren(folder: folder, parent: $0) } ?? [:]
+            var previous = try directory.nameID.map { try reader.latestChildren(folder: folder, parent: $0, directory: directory.path) } ?? [:]
             if directory.path.isEmpty && !options.allowEmpty && names.isEmpty
                 && previous.values.contains(where: { !$0.version.deleted }) {
                 throw StoreError.invalidArgument("\(FileSystem.display(root)) is empty but its last snapshot was not; refusing to record everything as deleted (pass --allow-empty if this is intended)")
@@ -83,7 +83,7 @@ struct BackupWalker {
                 let before = earlier.map(\.version).flatMap { $0.deleted ? nil : $0 }
                 // An entry that changed type from directory loses its recorded subtree.
                 if let before, before.type == .directory, status.type != .directory, let nameID = earlier?.nameID {
-                    try deleteChildren(of: nameID, record: record)
+                    try deleteChildren(of: nameID, directory: path, record: record)
                 }
                 switch status.type {
                 case .file:
@@ -148,7 +148,7 @@ struct BackupWalker {
     /// Records the deletion of `version` (and, for a directory, of everything recorded under it).
     private mutating func delete(_ version: FileVersion, nameID: Int64, record: (PendingVersion) -> Void) throws {
         guard !version.deleted else { return }
-        if version.type == .directory { try deleteChildren(of: nameID, record: record) }
+        if version.type == .directory { try deleteChildren(of: nameID, directory: version.path, record: record) }
         var deletion = version
         deletion.deleted = true
         deletion.blockListHash = nil
@@ -159,8 +159,8 @@ struct BackupWalker {
         if version.type == .file { filesDeleted += 1 }
     }
 
-    private mutating func deleteChildren(of nameID: Int64, record: (PendingVersion) -> Void) throws {
-        let children = try reader.latestChildren(folder: folder, parent: nameID)
+    private mutating func deleteChildren(of nameID: Int64, directory: [UInt8], record: (PendingVersion) -> Void) throws {
+        let children = try reader.latestChildren(folder: folder, parent: nameID, directory: directory)
         for (_, child) in children.sorted(by: { FileSystem.bytewiseLess($0.key.bytes, $1.key.bytes) }) where !child.version.deleted {
             try delete(child.version, nameID: child.nameID, record: record)
         }

@@ -29,7 +29,6 @@ final class CatalogCommitter: @unchecked Sendable {
     // committer thread between `start()` and `finish()`; `failure` is guarded by `failureLock`.
     let queue = BoundedQueue<CommitEvent>(capacity: 4096)
     private let catalog: Catalog
-    private let folder: Int64
     private var waiting: [PendingVersion] = []
     private var durable: Set<BlockID> = []
     private var names: NameResolver
@@ -40,7 +39,6 @@ final class CatalogCommitter: @unchecked Sendable {
 
     init(catalog: Catalog, folder: Int64) {
         self.catalog = catalog
-        self.folder = folder
         names = NameResolver(catalog: catalog, folder: folder)
     }
 
@@ -119,7 +117,7 @@ final class CatalogCommitter: @unchecked Sendable {
             try catalog.insertBlockList(hash: hash, ids: list, size: pending.version.size)
         }
         let nameID = try names.nameID(for: pending.path)
-        try catalog.insertVersion(pending.version, folder: folder, nameID: nameID)
+        try catalog.insertVersion(pending.version, nameID: nameID)
         if pending.version.type == .directory { names.remember(directory: pending.path, id: nameID) }
         recorded += 1
     }

@@ -6,8 +6,10 @@ import Chunker
 /// Not thread-safe: each thread opens its own `Catalog` on the same file (WAL lets readers run beside
 /// the one writer). Write methods expect to run inside `transaction`.
 public final class Catalog {
-    public static let schemaVersion: Int64 = 4
+    public static let schemaVersion: Int64 = 5
     public let database: Database
+    /// Maps the catalog's device rows to short device ids and back (see `DeviceTable`).
+    var devices = DeviceTable()
 
     /// Opens the catalog, creating or migrating the schema when `writable`; checks its integrity
     /// header so a damaged file is reported at open, not half-way through a backup.
@@ -16,30 +18,41 @@ public final class Catalog {
         try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384")
         let version = try database.scalar("PRAGMA user_version") ?? 0
         if version == 0 && writable {
-            try database.execute("BEGIN IMMEDIATE; \(Catalog.schema) \(Catalog.migrations.joined()) PRAGMA user_version=\(Catalog.schemaVersion); COMMIT;")
+            try inTransaction { () throws(StoreError) in
+                try database.execute("\(Catalog.schema) PRAGMA user_version=\(Catalog.schemaVersion);")
+            }
         } else if version > Catalog.schemaVersion {
             throw .invalidVault("catalog schema \(version) is newer than this blockvault understands (\(Catalog.schemaVersion)); upgrade blockvault")
         } else if version == 0 {
             throw .invalidVault("catalog \(path) is empty or not a blockvault catalog")
         } else if version < Catalog.schemaVersion {
-            // Each migration runs in one transaction with the version bump: all of it or none.
-            for next in Int(version)..<Int(Catalog.schemaVersion) {
-                try database.execute("BEGIN IMMEDIATE; \(Catalog.migrations[next - 1]) PRAGMA user_version=\(next + 1); COMMIT;")
-            }
+            try migrate(from: version)
         }
     }
 
-    /// `migrations[n - 1]` takes schema n to n + 1.
-    static let migrations = [
-        // 1 → 2: blocks the catalog knew but whose pack is gone; a backup stores them again when it meets them.
-        "CREATE TABLE missing_blocks(hash BLOB PRIMARY KEY) STRICT, WITHOUT ROWID;",
-        // 2 → 3: packs prune has unreferenced and is about to delete; whoever finds them here deletes them.
-        "CREATE TABLE pending_deletions(name TEXT PRIMARY KEY) STRICT;",
-        // 3 → 4: text settings (a replica's master device).
-        "CREATE TABLE settings_text(key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;",
-    ]
+    /// Runs `body` inside one transaction: committed if it returns, rolled back if it throws. A
+    /// rollback also drops cached device rows, which may name rows that are gone with it.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try database.transaction(body)
+        } catch {
+            devices.forgetAll()
+            throw error
+        }
+    }
 
-    public func transaction<T>(_ body: () throws -> T) throws -> T { try database.transaction(body) }
+    /// `transaction` for bodies that throw only `StoreError`.
+    func inTransaction(_ body: () throws(StoreError) -> Void) throws(StoreError) {
+        try database.execute("BEGIN IMMEDIATE")
+        do throws(StoreError) {
+            try body()
+            try database.execute("COMMIT")
+        } catch {
+            try? database.execute("ROLLBACK")
+            devices.forgetAll()
+            throw error
+        }
+    }
 
     /// Sets this connection's page cache (SQLite's default here is 16 MiB a connection). The
     /// backup's committer, which inserts into indexes keyed by hashes (random places in the
@@ -47,33 +60,6 @@ public final class Catalog {
     public func setCacheSize(megabytes: Int) throws(StoreError) {
         try database.execute("PRAGMA cache_size=-\(megabytes * 1024)")
     }
-
-    static let schema = """
-    CREATE TABLE folders(id INTEGER PRIMARY KEY, path BLOB NOT NULL UNIQUE) STRICT;
-    CREATE TABLE devices(id INTEGER PRIMARY KEY, device_id BLOB NOT NULL UNIQUE, short_id INTEGER NOT NULL) STRICT;
-    CREATE TABLE names(id INTEGER PRIMARY KEY, folder INTEGER NOT NULL, parent INTEGER NOT NULL,
-                       hash INTEGER NOT NULL, name BLOB NOT NULL) STRICT;
-    CREATE INDEX names_by_hash ON names(folder, hash);
-    CREATE INDEX names_by_parent ON names(folder, parent);
-    CREATE TABLE versions(sequence INTEGER PRIMARY KEY, folder INTEGER NOT NULL, name INTEGER NOT NULL,
-                          type INTEGER NOT NULL, size INTEGER NOT NULL, mode INTEGER NOT NULL,
-                          uid INTEGER NOT NULL, gid INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-                          ctime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, device INTEGER NOT NULL,
-                          nlink INTEGER NOT NULL, deleted INTEGER NOT NULL, version BLOB NOT NULL,
-                          blocklist BLOB, blocks INTEGER NOT NULL, link_target BLOB, modified_by INTEGER NOT NULL) STRICT;
-    CREATE INDEX versions_by_name ON versions(name, sequence);
-    CREATE TABLE blocklists(hash BLOB PRIMARY KEY, ids BLOB NOT NULL, size INTEGER NOT NULL) STRICT, WITHOUT ROWID;
-    CREATE TABLE packs(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind INTEGER NOT NULL,
-                       size INTEGER NOT NULL, blocks INTEGER NOT NULL) STRICT;
-    CREATE TABLE blocks(hash BLOB PRIMARY KEY, pack INTEGER NOT NULL, offset INTEGER NOT NULL,
-                        stored_length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
-                        encoding INTEGER NOT NULL) STRICT, WITHOUT ROWID;
-    CREATE TABLE snapshots(id INTEGER PRIMARY KEY, snapshot_id TEXT NOT NULL UNIQUE, folder INTEGER NOT NULL,
-                           time_ns INTEGER NOT NULL, host TEXT NOT NULL, tags TEXT NOT NULL,
-                           sequence INTEGER NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,
-                           partial INTEGER NOT NULL, metadata BLOB) STRICT;
-    CREATE TABLE settings(key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
-    """
 
     // MARK: Settings
 
@@ -103,13 +89,16 @@ public final class Catalog {
 
     // MARK: Devices
 
-    /// Records a device (idempotent); `deviceID` is its full id as hex.
+    /// Records a device (idempotent); `deviceID` is its full id as hex. A device first met in a
+    /// version vector has a row with its short id only; this fills in the full id.
     public func registerDevice(deviceID: String, shortID: UInt64) throws(StoreError) {
-        try database.prepare("INSERT OR IGNORE INTO devices(device_id, short_id) VALUES(?, ?)")
-            .run([.blob(Array(deviceID.utf8)), .integer(Int64(bitPattern: shortID))])
+        try database.prepare("""
+            INSERT INTO devices(short_id, device_id) VALUES(?, ?)
+            ON CONFLICT(short_id) DO UPDATE SET device_id = excluded.device_id WHERE device_id IS NULL
+            """).run([.integer(Int64(bitPattern: shortID)), .blob(Array(deviceID.utf8))])
     }
 
-    // MARK: Folders and names
+    // MARK: Folders
 
     /// The folder's row id, created if new.
     public func folderID(path: [UInt8], create: Bool) throws(StoreError) -> Int64? {
@@ -134,164 +123,6 @@ public final class Catalog {
         let path = statement.blob(0)
         try statement.step()
         return path
-    }
-
-    /// The name's row id (interned per folder), created with `parent` if new.
-    public func nameID(folder: Int64, path: [UInt8], parent: Int64) throws(StoreError) -> Int64 {
-        if let existing = try existingNameID(folder: folder, path: path) { return existing }
-        try database.prepare("INSERT INTO names(folder, parent, hash, name) VALUES(?, ?, ?, ?)")
-            .run([.integer(folder), .integer(parent), .integer(Catalog.pathHash(path)), .blob(path)])
-        return database.lastInsertRowID
-    }
-
-    public func existingNameID(folder: Int64, path: [UInt8]) throws(StoreError) -> Int64? {
-        try database.scalar("SELECT id FROM names WHERE folder = ? AND hash = ? AND name = ?",
-                            [.integer(folder), .integer(Catalog.pathHash(path)), .blob(path)])
-    }
-
-    /// Names are looked up by a 64-bit hash of the path (the index then holds 8 bytes a name, not
-    /// the whole path a second time); the query compares the stored path, so collisions are harmless.
-    static func pathHash(_ path: [UInt8]) -> Int64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325   // FNV-1a, 64-bit
-        for byte in path {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
-        }
-        return Int64(bitPattern: hash)
-    }
-
-    // MARK: Versions
-
-    static let versionColumns = """
-        v.sequence, n.name, v.type, v.size, v.mode, v.uid, v.gid, v.mtime_ns, v.ctime_ns, v.inode, v.device,
-        v.nlink, v.deleted, v.version, v.blocklist, v.link_target, v.modified_by, v.blocks
-        """
-
-    /// Decodes the columns listed in `versionColumns`, starting at `first`.
-    static func version(from row: Statement, first: Int = 0) throws(StoreError) -> FileVersion {
-        guard let type = EntryType(rawValue: row.int(first + 2)) else { throw .corrupt("unknown entry type in catalog") }
-        var version = FileVersion(path: row.blob(first + 1), type: type)
-        version.sequence = row.int64(first)
-        version.size = row.int64(first + 3)
-        version.mode = UInt32(truncatingIfNeeded: row.int64(first + 4))
-        version.uid = UInt32(truncatingIfNeeded: row.int64(first + 5))
-        version.gid = UInt32(truncatingIfNeeded: row.int64(first + 6))
-        version.modificationTime = row.int64(first + 7)
-        version.changeTime = row.int64(first + 8)
-        version.inode = UInt64(bitPattern: row.int64(first + 9))
-        version.device = UInt64(bitPattern: row.int64(first + 10))
-        version.linkCount = UInt32(truncatingIfNeeded: row.int64(first + 11))
-        version.deleted = row.int64(first + 12) != 0
-        version.version = try VersionVector(encoded: row.blob(first + 13))
-        version.blockListHash = row.isNull(first + 14) ? nil : row.blockID(first + 14)
-        version.linkTarget = row.isNull(first + 15) ? nil : row.blob(first + 15)
-        version.modifiedBy = UInt64(bitPattern: row.int64(first + 16))
-        version.blockCount = row.int(first + 17)
-        return version
-    }
-
-    /// Records a new version of `nameID` and makes it the latest; returns its sequence number.
-    /// With `keepSequence` the version keeps `version.sequence` (rebuilding a catalog); otherwise it
-    /// gets the next one.
-    @discardableResult
-    public func insertVersion(_ version: FileVersion, folder: Int64, nameID: Int64, keepSequence: Bool = false) throws(StoreError) -> Int64 {
-        let insert = try database.prepare("""
-            INSERT INTO versions(folder, name, type, size, mode, uid, gid, mtime_ns, ctime_ns, inode, device, nlink,
-                                 deleted, version, blocklist, link_target, modified_by, blocks, sequence)
-            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        try insert.bind(folder, at: 1)
-        try insert.bind(nameID, at: 2)
-        try insert.bind(version.type.rawValue, at: 3)
-        try insert.bind(version.size, at: 4)
-        try insert.bind(Int64(version.mode), at: 5)
-        try insert.bind(Int64(version.uid), at: 6)
-        try insert.bind(Int64(version.gid), at: 7)
-        try insert.bind(version.modificationTime, at: 8)
-        try insert.bind(version.changeTime, at: 9)
-        try insert.bind(Int64(bitPattern: version.inode), at: 10)
-        try insert.bind(Int64(bitPattern: version.device), at: 11)
-        try insert.bind(Int64(version.linkCount), at: 12)
-        try insert.bind(version.deleted ? 1 : 0, at: 13)
-        try insert.bind(version.version.encoded, at: 14)
-        if let hash = version.blockListHash { try insert.bind(hash, at: 15) } else { try insert.bindNull(at: 15) }
-        if let target = version.linkTarget { try insert.bind(target, at: 16) } else { try insert.bindNull(at: 16) }
-        try insert.bind(Int64(bitPattern: version.modifiedBy), at: 17)
-        try insert.bind(version.blockCount, at: 18)
-        if keepSequence { try insert.bind(version.sequence, at: 19) } else { try insert.bindNull(at: 19) }
-        try insert.step()
-        return database.lastInsertRowID
-    }
-
-    /// The latest version (deleted or not) of every name directly under `parent` (0: the root),
-    /// keyed by path, with the name's row id: one query per directory.
-    func latestChildren(folder: Int64, parent: Int64) throws(StoreError) -> [PathKey: (nameID: Int64, version: FileVersion)] {
-        let statement = try database.prepare("""
-            SELECT n.id, \(Catalog.versionColumns) FROM names n JOIN versions v
-              ON v.sequence = (SELECT max(x.sequence) FROM versions x WHERE x.name = n.id)
-            WHERE n.folder = ? AND n.parent = ?
-            """)
-        try statement.bind([.integer(folder), .integer(parent)])
-        var result: [PathKey: (nameID: Int64, version: FileVersion)] = [:]
-        while try statement.step() {
-            let version = try Catalog.version(from: statement, first: 1)
-            result[PathKey(version.path)] = (statement.int64(0), version)
-        }
-        return result
-    }
-
-    /// Calls `body` for each entry of the folder's state as of `sequence` (the newest version of each
-    /// name at or before it, deletions left out), in bytewise path order, so parents come first.
-    public func forEachEntry(folder: Int64, asOf sequence: Int64, _ body: (FileVersion) throws -> Void) throws {
-        let statement = try database.prepare("""
-            SELECT \(Catalog.versionColumns) FROM names n JOIN versions v ON v.sequence =
-              (SELECT max(x.sequence) FROM versions x WHERE x.name = n.id AND x.sequence <= ?)
-            WHERE n.folder = ? AND v.deleted = 0 ORDER BY n.name
-            """)
-        try statement.bind([.integer(sequence), .integer(folder)])
-        while try statement.step() { try body(try Catalog.version(from: statement)) }
-    }
-
-    /// Every recorded version of one path, oldest first.
-    public func history(folder: Int64, path: [UInt8]) throws(StoreError) -> [FileVersion] {
-        let statement = try database.prepare("""
-            SELECT \(Catalog.versionColumns) FROM names n JOIN versions v ON v.name = n.id
-            WHERE n.folder = ? AND n.hash = ? AND n.name = ? ORDER BY v.sequence
-            """)
-        try statement.bind([.integer(folder), .integer(Catalog.pathHash(path)), .blob(path)])
-        var result: [FileVersion] = []
-        while try statement.step() { result.append(try Catalog.version(from: statement)) }
-        return result
-    }
-
-    /// Versions with sequence in (after, through], oldest first, with their folder's row id.
-    public func versions(after: Int64, through: Int64, _ body: (Int64, FileVersion) throws -> Void) throws {
-        let statement = try database.prepare("""
-            SELECT v.folder, \(Catalog.versionColumns) FROM versions v JOIN names n ON n.id = v.name
-            WHERE v.sequence > ? AND v.sequence <= ? ORDER BY v.sequence
-            """)
-        try statement.bind([.integer(after), .integer(through)])
-        while try statement.step() { try body(statement.int64(0), try Catalog.version(from: statement, first: 1)) }
-    }
-
-    /// Up to `limit` versions with sequence above `after`, oldest first, with their folder's path.
-    public func versionBatch(after: Int64, limit: Int) throws(StoreError) -> [(folder: [UInt8], version: FileVersion)] {
-        let statement = try database.prepare("""
-            SELECT f.path, \(Catalog.versionColumns) FROM versions v JOIN names n ON n.id = v.name
-            JOIN folders f ON f.id = v.folder WHERE v.sequence > ? ORDER BY v.sequence LIMIT ?
-            """)
-        try statement.bind([.integer(after), .integer(Int64(limit))])
-        var result: [([UInt8], FileVersion)] = []
-        while try statement.step() { result.append((statement.blob(0), try Catalog.version(from: statement, first: 1))) }
-        return result
-    }
-
-    public func hasVersion(sequence: Int64) throws(StoreError) -> Bool {
-        try database.scalar("SELECT 1 FROM versions WHERE sequence = ?", [.integer(sequence)]) != nil
-    }
-
-    public func maximumSequence() throws(StoreError) -> Int64 {
-        try database.scalar("SELECT max(sequence) FROM versions") ?? 0
     }
 
     // MARK: Block lists

@@ -211,7 +211,7 @@ public final class Statement {
     }
 
     /// Lends the column's bytes without copying; valid only inside `body`.
-    public func withBlob<R>(_ column: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    public func withBlob<R, Failure: Error>(_ column: Int, _ body: (UnsafeRawBufferPointer) throws(Failure) -> R) throws(Failure) -> R {
         let count = Int(sqlite3_column_bytes(raw, Int32(column)))
         let base = sqlite3_column_blob(raw, Int32(column))
         return try body(UnsafeRawBufferPointer(start: count > 0 ? base : nil, count: count))

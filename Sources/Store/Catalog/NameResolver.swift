@@ -14,14 +14,15 @@ struct NameResolver {
     /// The interned name of `path`, created (with its parents) when new.
     mutating func nameID(for path: [UInt8]) throws -> Int64 {
         if let known = directoryIDs[PathKey(path)] { return known }
-        if let existing = try catalog.existingNameID(folder: folder, path: path) { return existing }
         var parent: Int64 = 0
-        if let slash = path.lastIndex(of: UInt8(ascii: "/")) {
+        var name = path
+        if let slash = path.lastIndex(of: Catalog.separator) {
             let parentPath = Array(path[..<slash])
             parent = try nameID(for: parentPath)
             directoryIDs[PathKey(parentPath)] = parent
+            name = Array(path[(slash + 1)...])
         }
-        return try catalog.nameID(folder: folder, path: path, parent: parent)
+        return try catalog.nameID(folder: folder, parent: parent, name: name)
     }
 
     /// Remembers a directory's id so its children resolve without a query.

@@ -91,9 +91,9 @@ struct CatalogRebuilder {
             }
             for sequence in versions.keys.sorted() {
                 let (folderPath, version) = versions[sequence]!
-                let folder = try folderID(folderPath)
+                _ = try folderID(folderPath)
                 let nameID = try resolvers[folderPath]!.nameID(for: version.path)
-                try catalog.insertVersion(version, folder: folder, nameID: nameID, keepSequence: true)
+                try catalog.insertVersion(version, nameID: nameID, keepSequence: true)
                 if version.type == .directory { resolvers[folderPath]!.remember(directory: version.path, id: nameID) }
             }
             for snapshot in snapshots.values.sorted(by: { ($0.time, $0.id) < ($1.time, $1.id) }) {

@@ -71,18 +71,16 @@ public final class ReplicaWriter {
         try catalog.transaction {
             for pack in newPacks { try catalog.insertPack(pack) }
             for list in blockLists { try catalog.insertBlockList(hash: list.hash, ids: list.ids, size: list.size) }
-            var resolvers: [[UInt8]: (Int64, NameResolver)] = [:]
+            var resolvers: [[UInt8]: NameResolver] = [:]
             for (folderPath, version) in versions where try !catalog.hasVersion(sequence: version.sequence) {
                 if resolvers[folderPath] == nil {
-                    let folder = try catalog.folderID(path: folderPath, create: true)!
-                    resolvers[folderPath] = (folder, NameResolver(catalog: catalog, folder: folder))
+                    resolvers[folderPath] = NameResolver(catalog: catalog, folder: try catalog.folderID(path: folderPath, create: true)!)
                 }
-                let folder = resolvers[folderPath]!.0
-                let nameID = try resolvers[folderPath]!.1.nameID(for: version.path)
+                let nameID = try resolvers[folderPath]!.nameID(for: version.path)
                 for id in try catalog.blockIDs(of: version) where try !catalog.hasBlock(id) {
                     throw StoreError.corrupt("version #\(version.sequence) of \(version.displayPath) needs block \(id), which never arrived")
                 }
-                try catalog.insertVersion(version, folder: folder, nameID: nameID, keepSequence: true)
+                try catalog.insertVersion(version, nameID: nameID, keepSequence: true)
             }
             try catalog.setSettingText("master_device", masterDevice)
         }

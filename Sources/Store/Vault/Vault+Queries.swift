@@ -136,20 +136,11 @@ extension Vault {
         }
         let snapshots = try catalog.snapshots()
         var result: [BlockID: [String]] = [:]
-        let statement = try catalog.database.prepare("""
-            SELECT v.folder, \(Catalog.versionColumns),
-                   (SELECT min(x.sequence) FROM versions x WHERE x.name = v.name AND x.sequence > v.sequence)
-            FROM versions v JOIN names n ON n.id = v.name
-            WHERE v.blocks > 0 AND v.deleted = 0 AND v.blocklist = ?
-            """)
         var wanted: [(BlockID, [BlockID])] = blocks.map { ($0, [$0]) }
         wanted += listsUsing.map { ($0.key, $0.value) }
         for (hash, damaged) in wanted {
-            try statement.bind(hash, at: 1)
-            while try statement.step() {
-                let folder = statement.int64(0)
-                let version = try Catalog.version(from: statement, first: 1)
-                let replacedAt = statement.isNull(19) ? Int64.max : statement.int64(19)
+            for (folder, version, replacement) in try catalog.versions(withContent: hash) {
+                let replacedAt = replacement ?? Int64.max
                 if version.blockCount == 1 && hash != damaged.first { continue }
                 // The snapshots whose state holds this version: taken after it, before its replacement.
                 let covering = snapshots.filter { $0.folder == folder && $0.snapshot.sequence >= version.sequence
