@@ -24,6 +24,11 @@ public final class Backup {
     /// `errors` (and the snapshot is marked partial).
     public func run(directory: String) throws -> BackupSummary {
         let started = FileSystem.monotonicSeconds()
+        // BLOCKVAULT_PHASES=1 prints when each phase ended, on stderr: for profiling, not for scripts.
+        let tracePhases = ProcessInfo.processInfo.environment["BLOCKVAULT_PHASES"] != nil
+        func phase(_ name: String) {
+            if tracePhases { FileHandle.standardError.write("phase \(name): \(String(format: "%.3f", FileSystem.monotonicSeconds() - started)) s\n".data(using: .utf8)!) }
+        }
         guard !vault.configuration.receiveOnly else {
             throw StoreError.invalidArgument("\(vault.path) is a receive-only replica: it records what its master pushes, never local backups")
         }
@@ -69,6 +74,7 @@ public final class Backup {
             group.enter()
             let thread = Thread {
                 Thread.current.name = "bv-reader"   // shows in /proc/PID/task/*/comm, for profiling
+                ThreadPriority.lowerCurrentThread()
                 defer { group.leave() }
                 let worker = BackupWorker(chunker: configuration.chunker, level: configuration.compression.level, index: index,
                                           packs: packs, compression: compression, progress: progress,
@@ -115,14 +121,18 @@ public final class Backup {
             walkError = error
         }
         progress.walkFinished.store(true, ordering: .relaxed)
+        phase("walk")
         tasks.close()
         group.wait()
+        phase("readers")
         // Every handed-over block must be in the pack writer before its last pack is sealed.
         do { try compression.finish() } catch { shared.fail(error) }
         if walkError == nil && !shared.hasFailed {
             do { try packs.flush() } catch { shared.fail(error) }
         }
+        phase("last data pack")
         do { try committer.finish() } catch { shared.fail(error) }
+        phase("committer")
         if let walkError { throw walkError }
         if let failure = shared.failure { throw failure }
 
@@ -136,6 +146,7 @@ public final class Backup {
                                 files: Int64(summary.filesUnchanged + summary.filesNew + summary.filesChanged),
                                 bytes: walker.bytesUnchanged + shared.storedBytes, partial: !summary.errors.isEmpty, metadataID: nil)
         snapshot = try MetadataWriter(vault: vault).writeSnapshot(snapshot, folder: folder)
+        phase("metadata and snapshot")
         summary.snapshot = snapshot
         summary.bytesAdded = progress.bytesAdded.load(ordering: .relaxed)
         summary.seconds = FileSystem.monotonicSeconds() - started

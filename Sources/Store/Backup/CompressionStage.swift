@@ -43,6 +43,7 @@ final class CompressionStage: Sendable {
             group.enter()
             let thread = Thread { [self] in
                 Thread.current.name = "bv-compressor"   // shows in /proc/PID/task/*/comm, for profiling
+                ThreadPriority.lowerCurrentThread()
                 defer { group.leave() }
                 let encoder = BlockEncoder(level: level)
                 while let job = jobs.pop() {
