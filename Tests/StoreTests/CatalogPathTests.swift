@@ -28,9 +28,8 @@ import Glibc
         func record(_ path: [UInt8], _ type: EntryType = .file, size: Int64 = 0, deleted: Bool = false) throws -> Int64 {
             var version = FileVersion(path: path, type: type, size: size, mode: 0o644, deleted: deleted,
                                       version: VersionVector().updated(by: 0xABCD, nowSeconds: 1_800_000_000), modifiedBy: 0xABCD)
-            let nameID = try names.nameID(for: path)
+            let nameID = try names.nameID(for: path, isDirectory: type == .directory)
             version.sequence = try catalog.insertVersion(version, nameID: nameID)
-            if type == .directory { names.remember(directory: path, id: nameID) }
             return version.sequence
         }
 

@@ -116,9 +116,8 @@ final class CatalogCommitter: @unchecked Sendable {
         if let list = pending.blockList, let hash = pending.version.blockListHash {
             try catalog.insertBlockList(hash: hash, ids: list, size: pending.version.size)
         }
-        let nameID = try names.nameID(for: pending.path)
+        let nameID = try names.nameID(for: pending.path, isDirectory: pending.version.type == .directory)
         try catalog.insertVersion(pending.version, nameID: nameID)
-        if pending.version.type == .directory { names.remember(directory: pending.path, id: nameID) }
         recorded += 1
     }
 }

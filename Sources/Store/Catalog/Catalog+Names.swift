@@ -2,10 +2,20 @@ extension Catalog {
     /// The row id of the name `name` (one path component) under `parent` (0: the folder's root),
     /// created if new.
     public func nameID(folder: Int64, parent: Int64, name: [UInt8]) throws(StoreError) -> Int64 {
-        if let existing = try existingNameID(folder: folder, parent: parent, name: name) { return existing }
-        try database.prepare("INSERT INTO names(folder, parent, name) VALUES(?, ?, ?)")
-            .run([.integer(folder), .integer(parent), .blob(name)])
-        return database.lastInsertRowID
+        try nameID(folder: folder, parent: parent, name: name, parentIsNew: false).id
+    }
+
+    /// The row id of `name` under `parent`, inserted when missing, and whether it was inserted. Under
+    /// a parent that is new (few or no children yet) the insert is tried first; elsewhere the lookup.
+    func nameID(folder: Int64, parent: Int64, name: [UInt8], parentIsNew: Bool) throws(StoreError) -> (id: Int64, created: Bool) {
+        let bindings: [SQLValue] = [.integer(folder), .integer(parent), .blob(name)]
+        if parentIsNew {
+            try database.prepare("INSERT INTO names(folder, parent, name) VALUES(?, ?, ?) ON CONFLICT DO NOTHING").run(bindings)
+            if database.changes == 1 { return (database.lastInsertRowID, true) }
+        }
+        if let existing = try existingNameID(folder: folder, parent: parent, name: name) { return (existing, false) }
+        try database.prepare("INSERT INTO names(folder, parent, name) VALUES(?, ?, ?)").run(bindings)
+        return (database.lastInsertRowID, true)
     }
 
     public func existingNameID(folder: Int64, parent: Int64, name: [UInt8]) throws(StoreError) -> Int64? {

@@ -92,9 +92,8 @@ struct CatalogRebuilder {
             for sequence in versions.keys.sorted() {
                 let (folderPath, version) = versions[sequence]!
                 _ = try folderID(folderPath)
-                let nameID = try resolvers[folderPath]!.nameID(for: version.path)
+                let nameID = try resolvers[folderPath]!.nameID(for: version.path, isDirectory: version.type == .directory)
                 try catalog.insertVersion(version, nameID: nameID, keepSequence: true)
-                if version.type == .directory { resolvers[folderPath]!.remember(directory: version.path, id: nameID) }
             }
             for snapshot in snapshots.values.sorted(by: { ($0.time, $0.id) < ($1.time, $1.id) }) {
                 try catalog.insertSnapshot(snapshot, folder: try folderID(snapshot.folderPath))

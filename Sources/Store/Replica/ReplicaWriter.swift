@@ -76,7 +76,7 @@ public final class ReplicaWriter {
                 if resolvers[folderPath] == nil {
                     resolvers[folderPath] = NameResolver(catalog: catalog, folder: try catalog.folderID(path: folderPath, create: true)!)
                 }
-                let nameID = try resolvers[folderPath]!.nameID(for: version.path)
+                let nameID = try resolvers[folderPath]!.nameID(for: version.path, isDirectory: version.type == .directory)
                 for id in try catalog.blockIDs(of: version) where try !catalog.hasBlock(id) {
                     throw StoreError.corrupt("version #\(version.sequence) of \(version.displayPath) needs block \(id), which never arrived")
                 }
