@@ -16,8 +16,8 @@ enum CommitEvent: Sendable {
     case version(PendingVersion)
 }
 
-/// The only writer of the catalog during a backup, on its own thread. Sealed packs are recorded in
-/// the next batch, without waiting for the files that use them. Batches hold up to 20,000 events
+/// The only writer of the catalog during a backup, on its own thread. Sealed packs are recorded as
+/// they arrive, without waiting for the files that use them. Transactions hold up to 20,000 events
 /// or two seconds: with 2,000 or half a second, a 10^6-file backup's committer worked a third
 /// longer, rewriting the same index pages in every transaction. A pack
 /// sealed but not yet recorded when the process dies is adopted by the next backup
@@ -64,53 +64,62 @@ final class CatalogCommitter: @unchecked Sendable {
         }
     }
 
+    /// Applies each event as it arrives, inside a transaction committed every 20,000 events or two
+    /// seconds (and at the end): the inserts are spread over the backup instead of running in one
+    /// burst per commit, so little is left to do once the readers finish.
     private func run() {
-        var batch: [CommitEvent] = []
+        let database = catalog.database
+        var open = false
+        var applied = 0
         var lastCommit = FileSystem.monotonicSeconds()
-        while true {
-            let event = queue.pop(timeout: 0.25)
-            if let event { batch.append(event) }
-            let finished = event == nil && queue.isClosedAndEmpty
-            let now = FileSystem.monotonicSeconds()
-            if finished || batch.count >= 20000 || now - lastCommit >= 2.0 {
-                do {
-                    try commit(batch)
-                } catch {
-                    failureLock.withLock { if failure == nil { failure = error } }
-                    queue.close()
-                    while queue.pop() != nil {}
-                    return
+        do {
+            while true {
+                let event = queue.pop(timeout: 0.25)
+                let finished = event == nil && queue.isClosedAndEmpty
+                if let event {
+                    if !open {
+                        try database.execute("BEGIN IMMEDIATE")
+                        open = true
+                    }
+                    try apply(event)
+                    applied += 1
                 }
-                batch.removeAll(keepingCapacity: true)
-                lastCommit = now
+                let now = FileSystem.monotonicSeconds()
+                if open && (finished || applied >= 20000 || now - lastCommit >= 2.0) {
+                    try database.execute("COMMIT")
+                    open = false
+                    applied = 0
+                    lastCommit = now
+                }
+                if finished { return }
             }
-            if finished { return }
+        } catch {
+            if open { try? database.execute("ROLLBACK") }
+            failureLock.withLock { if failure == nil { failure = error } }
+            queue.close()
+            while queue.pop() != nil {}
         }
     }
 
-    private func commit(_ events: [CommitEvent]) throws {
-        if events.isEmpty && waiting.isEmpty { return }
-        try catalog.transaction {
-            for event in events {
-                switch event {
-                case .pack(let pack):
-                    try catalog.insertPack(pack)
-                    pack.entries.forEach { durable.insert($0.id) }
-                case .version(let pending):
-                    waiting.append(pending)
-                }
-            }
+    /// Records a sealed pack, then every waiting version it completes; records a version at once if
+    /// its blocks are all in recorded packs, else keeps it waiting. Both land in the open transaction,
+    /// so a version is never committed before the pack holding its blocks.
+    private func apply(_ event: CommitEvent) throws {
+        switch event {
+        case .pack(let pack):
+            try catalog.insertPack(pack)
+            pack.entries.forEach { durable.insert($0.id) }
             var stillWaiting: [PendingVersion] = []
             for pending in waiting {
-                if pending.dependencies.allSatisfy({ durable.contains($0) }) {
-                    try record(pending)
-                } else {
-                    stillWaiting.append(pending)
-                }
+                if isReady(pending) { try record(pending) } else { stillWaiting.append(pending) }
             }
             waiting = stillWaiting
+        case .version(let pending):
+            if isReady(pending) { try record(pending) } else { waiting.append(pending) }
         }
     }
+
+    private func isReady(_ pending: PendingVersion) -> Bool { pending.dependencies.allSatisfy { durable.contains($0) } }
 
     private func record(_ pending: PendingVersion) throws {
         if let list = pending.blockList, let hash = pending.version.blockListHash {
