@@ -9,7 +9,7 @@ public final class VaultSource: ReplicationSource {
 
     public init(vault: Vault) {
         self.vault = vault
-        reader = PackReader(storage: vault.storage)
+        reader = PackReader(storage: vault.storage, dictionaries: vault.dictionaries)
         hello = Message.Hello(deviceID: vault.configuration.deviceID, vaultID: vault.configuration.vaultID,
                               receiveOnly: vault.configuration.receiveOnly)
     }

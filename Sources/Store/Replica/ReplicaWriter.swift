@@ -11,7 +11,7 @@ public final class ReplicaWriter {
     private let lock: VaultLock
     private let packs: PackWriter
     private let sealed = SealedPackList()
-    private let decoder = BlockDecoder()
+    private let decoder: BlockDecoder
     /// Blocks stored during this transfer that may sit in a pack not sealed yet.
     private var session = Set<BlockID>()
 
@@ -21,6 +21,7 @@ public final class ReplicaWriter {
             throw StoreError.invalidArgument("\(vault.path) is not a receive-only replica; create one with 'blockvault init --receive-only'")
         }
         self.vault = vault
+        decoder = BlockDecoder(dictionaries: vault.dictionaries)
         lock = try vault.lockForWriting(waitSeconds: lockWaitSeconds)
         try vault.recoverInterruptedWrites()
         let sealed = self.sealed
@@ -53,6 +54,8 @@ public final class ReplicaWriter {
             _ = try decoder.decode(stored, encoding: encoding, rawLength: rawLength, id: id)
         } catch .undecodable {
             throw StoreError.corrupt("block \(id) from the peer does not decompress to its declared \(rawLength) bytes")
+        } catch .missingDictionary(let dictionary, _) {
+            throw StoreError.corrupt("block \(id) from the peer needs zstd dictionary \(dictionary), which the peer did not send")
         } catch {
             throw StoreError.corrupt("block \(id) from the peer does not match its hash")
         }
