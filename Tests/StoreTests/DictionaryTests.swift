@@ -11,7 +11,7 @@ func similarSmallFile(_ index: Int, size: Int = 6000) -> [UInt8] {
     return preamble + Array("file \(index)\n".utf8) + DeterministicData.textLikeBytes(count: size - 1500, seed: UInt64(index))
 }
 
-/// zstd dictionaries: training, frames that name them, decoding that needs them.
+/// zstd dictionaries: sampling and training, frames that name them, decoding that needs them.
 @Suite struct DictionaryTests {
     static func trained() throws -> ZstdDictionary {
         let samples = (0..<400).map { similarSmallFile($0) }
@@ -101,6 +101,33 @@ func similarSmallFile(_ index: Int, size: Int = 6000) -> [UInt8] {
         } throws: { error in
             "\(error)".contains("block \(first.id)") && "\(error)".contains("zstd dictionary \(dictionary.id)")
         }
+    }
+
+    /// Samples come from all over the tree (random descents), never from excluded entries, and a
+    /// tree with too little small compressible data gives none.
+    @Test func samplesComeFromTheWholeTreeButNotFromExcludedEntries() throws {
+        let directory = try TemporaryDirectory()
+        try directory.makeDirectory("tree")
+        for group in 0..<4 {
+            try directory.makeDirectory("tree/group-\(group)")
+            for index in 0..<300 {
+                try directory.write(Array("group-\(group)\n".utf8) + similarSmallFile(group * 1000 + index), to: "tree/group-\(group)/file-\(index).txt")
+            }
+        }
+        try directory.makeDirectory("tree/secret")
+        for index in 0..<300 { try directory.write(Array("SECRET \(index) ".utf8) + similarSmallFile(index), to: "tree/secret/s-\(index).txt") }
+        var options = BackupOptions()
+        options.excludes = ["secret"]
+        let samples = try #require(DictionarySampler(root: Array(directory.path(for: "tree").utf8), options: options).collect())
+        #expect(samples.bytes.count >= DictionarySampler.minimum && samples.sizes.reduce(0, +) == samples.bytes.count)
+        let text = String(decoding: samples.bytes, as: UTF8.self)
+        #expect(!text.contains("SECRET"), "an excluded file was read")
+        for group in 0..<4 { #expect(text.contains("group-\(group)\n"), "no sample from group \(group)") }
+
+        try directory.makeDirectory("small")
+        for index in 0..<20 { try directory.write(similarSmallFile(index), to: "small/\(index).txt") }
+        try directory.write(DeterministicData.randomBytes(count: 3 << 20, seed: 1), to: "small/big.bin")
+        #expect(DictionarySampler(root: Array(directory.path(for: "small").utf8), options: BackupOptions()).collect() == nil)
     }
 
     @Test func anEncoderWithADictionaryUsesItForSmallBlocksOnly() throws {

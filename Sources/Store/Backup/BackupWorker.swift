@@ -36,10 +36,10 @@ final class BackupWorker {
     /// the workers already spread over the cores) are compressed here, without a copy or a hand-over.
     static let handOverSize = 64 << 10
 
-    init(chunker: ChunkerParameters, level: Int32, index: BlockIndex, packs: PackWriter, compression: CompressionStage,
-         progress: BackupProgress, shortDevice: UInt64) {
+    init(chunker: ChunkerParameters, level: Int32, dictionary: ZstdDictionary?, index: BlockIndex, packs: PackWriter,
+         compression: CompressionStage, progress: BackupProgress, shortDevice: UInt64) {
         reader = BlockReader(parameters: chunker)
-        encoder = BlockEncoder(level: level)
+        encoder = BlockEncoder(level: level, dictionary: dictionary)
         self.index = index
         self.packs = packs
         self.compression = compression

@@ -34,7 +34,7 @@ final class CompressionStage: Sendable {
     private let group = DispatchGroup()
 
     /// Starts `threads` compressors writing to `packs`.
-    init(threads: Int, level: Int32, packs: PackWriter, progress: BackupProgress) {
+    init(threads: Int, level: Int32, dictionary: ZstdDictionary?, packs: PackWriter, progress: BackupProgress) {
         let count = 2 * threads + 1
         jobs = BoundedQueue(capacity: count)
         spare = BoundedQueue(capacity: count)
@@ -43,7 +43,7 @@ final class CompressionStage: Sendable {
             group.enter()
             let thread = Thread { [self] in
                 defer { group.leave() }
-                let encoder = BlockEncoder(level: level)
+                let encoder = BlockEncoder(level: level, dictionary: dictionary)
                 while let job = jobs.pop() {
                     defer { spare.push(job) }
                     if failure.withLock({ $0 != nil }) { continue }
