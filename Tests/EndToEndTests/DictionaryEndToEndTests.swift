@@ -7,7 +7,8 @@ import Glibc
 extension EndToEndTests {
     /// The zstd dictionary a vault trains from samples of its first backup's small files, before
     /// the backup stores anything: blocks that use it name it in their frames, and every command
-    /// that reads blocks (restore, check, repair, prune) uses it or fails by name without it.
+    /// that reads or moves blocks (restore, check, repair, prune, push) carries it along or fails
+    /// by name without it.
     @Suite("zstd dictionary")
     struct DictionaryEndToEndTests {}
 }
@@ -128,6 +129,38 @@ extension EndToEndTests.DictionaryEndToEndTests {
         let after = try DictionaryFacts(life.vault)
         #expect(after.records.count == 1 && after.blocksUsingDictionary > 0)
         try life.expectSnapshotsRestore()
+    }
+
+    @Test("push to a replica that already had history and to a fresh one: both store the dictionary, mirror the master, check --read-data clean")
+    func replicasReceiveTheDictionary() throws {
+        let setup = try ReplicationSetup("dict-repl", ssh: true)
+        defer { setup.scratch.remove() }
+        let master = setup.master
+        try master.writeBaseTree()
+        try master.backup()
+        let earlier = try setup.makeReplica("replica-earlier")
+        _ = try setup.expectPush(to: [earlier.path])   // protocol 1: the master has no dictionary yet
+        #expect(try DictionaryFacts(earlier).records.isEmpty)
+
+        try writeSimilarSmallFiles(in: master.source, count: 4000)
+        try master.backup()
+        try Files.append(master.source + "/docs/note-1.txt", Array("edited\n".utf8))
+        try master.backup()
+        let facts = try DictionaryFacts(master.vault)
+        try #require(facts.records.count == 1 && facts.blocksUsingDictionary > 0)
+
+        let fresh = try setup.makeReplica("replica-fresh")
+        _ = try setup.expectPush(to: [earlier.path, try setup.peer(fresh, overSSH: true)])
+        for replica in [earlier, fresh] {
+            let copy = try DictionaryFacts(replica)
+            #expect(Set(copy.records.keys) == Set(facts.records.keys), "\(replica.path): \(copy.records)")
+            #expect(copy.blocksUsingDictionary == facts.blocksUsingDictionary && copy.frameDictionaryIDs == facts.frameDictionaryIDs)
+            #expect(copy.format == 2)
+            try setup.expectMirror(replica, paths: ["docs/note-1.txt", "doc-0/0.txt", "doc-7/3999.txt"], replica.path)
+        }
+        // A push with nothing new sends no dictionary and no block.
+        let again = try setup.expectPush(to: [fresh.path])
+        #expect(again[0].blocksSent == 0)
     }
 
     @Test("catalog.db removed: repair --apply recovers the dictionary record, every snapshot restores")
