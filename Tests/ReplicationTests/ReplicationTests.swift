@@ -76,6 +76,7 @@ final class HostileSource: ReplicationSource {
         tamper(&block)
         return block
     }
+    func dictionaries(excluding: Set<UInt32>) throws -> [Message.StoredDictionary] { try inner.dictionaries(excluding: excluding) }
 }
 
 @Suite struct ReplicationSessionTests {

@@ -39,7 +39,7 @@ import Glibc
         let packs = try PackTests.writePacks(blocks, storage: storage)
         #expect(packs.count >= 2, "a 64 KiB target must split ~200 KiB of blocks into several packs")
         #expect(Set(try storage.list()) == Set(packs.map(\.name)))
-        let reader = PackReader(storage: storage)
+        let reader = PackReader(storage: storage, dictionaries: DictionarySet())
         var found = 0
         for pack in packs {
             let descriptor = try storage.openForReading(name: pack.name)
@@ -87,7 +87,7 @@ import Glibc
         byte ^= 0x10
         pwrite(descriptor, &byte, 1, off_t(entry.offset + entry.storedLength / 2))
         close(descriptor)
-        let reader = PackReader(storage: storage)
+        let reader = PackReader(storage: storage, dictionaries: DictionarySet())
         #expect(throws: StoreError.self) { _ = try reader.read(BlockLocation(pack: pack.name, entry: entry)) }
     }
 

@@ -17,8 +17,21 @@ public enum Message: Sendable, Equatable {
     case blockResponse([StoredBlock])
     /// Either side: finished (an empty reason) or giving up (the reason says why).
     case close(reason: String)
+    /// Receiver → sender (version 2): the sender's zstd dictionaries other than these IDs.
+    case dictionaryRequest(have: [UInt32])
+    /// Sender → receiver (version 2): dictionaries, at most `dictionaryLimit`; exactly that many
+    /// means more may follow, and the receiver asks again.
+    case dictionaries([StoredDictionary])
 
-    public static let protocolVersion: UInt8 = 1
+    /// The newest protocol version this build speaks. Version 2 adds zstd dictionaries (messages 7
+    /// and 8, block encoding 2). A side announces 2 only when it needs it (a sender whose vault has
+    /// dictionaries), so builds that speak only 1 keep exchanging with it otherwise.
+    public static let protocolVersion: UInt8 = 2
+    public static let dictionaryVersion: UInt8 = 2
+    /// At most this many dictionaries in one message (each at most `ZstdDictionary.maximumSize`).
+    public static let dictionaryLimit = 16
+    /// At most this many dictionary IDs in one request.
+    public static let dictionaryIDLimit = 4096
     /// At most this many versions in one index batch.
     public static let batchLimit = 2000
     /// At most this many blocks in one request.
@@ -30,11 +43,25 @@ public enum Message: Sendable, Equatable {
         public var deviceID: String
         public var vaultID: String
         public var receiveOnly: Bool
+        /// The protocol version this side needs the peer to speak (1 or 2).
+        public var protocolVersion: UInt8
 
-        public init(deviceID: String, vaultID: String, receiveOnly: Bool) {
+        public init(deviceID: String, vaultID: String, receiveOnly: Bool, protocolVersion: UInt8 = 1) {
             self.deviceID = deviceID
             self.vaultID = vaultID
             self.receiveOnly = receiveOnly
+            self.protocolVersion = protocolVersion
+        }
+    }
+
+    /// A zstd dictionary as the sender stores it.
+    public struct StoredDictionary: Sendable, Equatable {
+        public var id: UInt32
+        public var bytes: [UInt8]
+
+        public init(id: UInt32, bytes: [UInt8]) {
+            self.id = id
+            self.bytes = bytes
         }
     }
 
@@ -73,7 +100,7 @@ public enum Message: Sendable, Equatable {
     }
 
     enum Kind: UInt8 {
-        case hello = 1, indexRequest, indexBatch, blockRequest, blockResponse, close
+        case hello = 1, indexRequest, indexBatch, blockRequest, blockResponse, close, dictionaryRequest, dictionaries
     }
 
     /// The frame for this message.
@@ -84,7 +111,7 @@ public enum Message: Sendable, Equatable {
         case .hello(let hello):
             kind = .hello
             writer.append(contentsOf: Array("BVRP".utf8))
-            writer.append(Message.protocolVersion)
+            writer.append(hello.protocolVersion)
             writer.appendString(hello.deviceID)
             writer.appendString(hello.vaultID)
             writer.append(hello.receiveOnly ? 1 : 0)
@@ -114,6 +141,17 @@ public enum Message: Sendable, Equatable {
         case .close(let reason):
             kind = .close
             writer.appendString(reason)
+        case .dictionaryRequest(let have):
+            kind = .dictionaryRequest
+            writer.appendVarint(UInt64(have.count))
+            have.forEach { writer.appendVarint(UInt64($0)) }
+        case .dictionaries(let dictionaries):
+            kind = .dictionaries
+            writer.appendVarint(UInt64(dictionaries.count))
+            for dictionary in dictionaries {
+                writer.appendVarint(UInt64(dictionary.id))
+                writer.appendBytes(dictionary.bytes)
+            }
         }
         return Frame.encode(type: kind.rawValue, payload: writer.bytes)
     }
@@ -130,15 +168,15 @@ public enum Message: Sendable, Equatable {
                 for _ in 0..<4 { magic.append(try reader.uint8()) }
                 guard magic == Array("BVRP".utf8) else { throw ReplicationError.protocolViolation("not a blockvault peer") }
                 let version = try reader.uint8()
-                guard version == protocolVersion else {
-                    throw ReplicationError.protocolViolation("peer speaks protocol \(version), this build speaks \(protocolVersion)")
+                guard version >= 1, version <= protocolVersion else {
+                    throw ReplicationError.protocolViolation("peer speaks protocol \(version), this build speaks 1 to \(protocolVersion); upgrade blockvault")
                 }
                 let device = try reader.string()
                 let vault = try reader.string()
                 guard device.count == 64, device.allSatisfy(\.isHexDigit), vault.count <= 64, vault.allSatisfy(\.isHexDigit) else {
                     throw ReplicationError.protocolViolation("hello carries a malformed device or vault id")
                 }
-                message = .hello(Hello(deviceID: device, vaultID: vault, receiveOnly: try reader.uint8() != 0))
+                message = .hello(Hello(deviceID: device, vaultID: vault, receiveOnly: try reader.uint8() != 0, protocolVersion: version))
             case .indexRequest:
                 let after = try reader.signed()
                 let limit = try reader.varint()
@@ -200,6 +238,21 @@ public enum Message: Sendable, Equatable {
                 message = .blockResponse(blocks)
             case .close:
                 message = .close(reason: String(try reader.string().prefix(1000)))
+            case .dictionaryRequest:
+                let count = try reader.varint()
+                guard count <= UInt64(dictionaryIDLimit) else { throw ReplicationError.protocolViolation("request naming \(count) dictionaries") }
+                var have: [UInt32] = []
+                for _ in 0..<count { have.append(try dictionaryID(&reader)) }
+                message = .dictionaryRequest(have: have)
+            case .dictionaries:
+                let count = try reader.varint()
+                guard count <= UInt64(dictionaryLimit) else { throw ReplicationError.protocolViolation("\(count) dictionaries in one message") }
+                var dictionaries: [StoredDictionary] = []
+                for _ in 0..<count {
+                    let id = try dictionaryID(&reader)
+                    dictionaries.append(StoredDictionary(id: id, bytes: try reader.byteString(limit: ZstdDictionary.maximumSize)))
+                }
+                message = .dictionaries(dictionaries)
             }
             guard reader.isAtEnd else { throw ReplicationError.protocolViolation("\(kind) message has trailing bytes") }
             return message
@@ -208,5 +261,12 @@ public enum Message: Sendable, Equatable {
         } catch {
             throw .protocolViolation("malformed \(kind) message: \(error)")
         }
+    }
+
+    /// A dictionary ID: non-zero and 32 bits.
+    private static func dictionaryID(_ reader: inout ByteReader) throws -> UInt32 {
+        let id = try reader.varint()
+        guard id > 0, id <= UInt64(UInt32.max) else { throw ReplicationError.protocolViolation("dictionary id \(id) is out of range") }
+        return UInt32(id)
     }
 }

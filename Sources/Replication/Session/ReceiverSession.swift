@@ -13,18 +13,25 @@ public protocol ReplicationSink: AnyObject {
     func blockIDs(of version: FileVersion, lists: [BlockID: MetadataRecord.BlockListRecord]) throws -> [BlockID]
     /// Verifies a block against its hash and stores it; throws (storing nothing) when it is false.
     func store(_ block: Message.StoredBlock) throws
+    /// The IDs of the zstd dictionaries it holds (and can load).
+    func dictionaryIDs() throws -> [UInt32]
+    /// Checks a dictionary and stores it durably, recorded, before any block that needs it;
+    /// idempotent for one it already holds; throws when it is not a dictionary of its ID.
+    func store(_ dictionary: Message.StoredDictionary) throws
     /// Records versions whose blocks are all stored, after sealing what holds them.
     func record(versions: [(folder: [UInt8], version: FileVersion)], blockLists: [MetadataRecord.BlockListRecord], masterDevice: String) throws
     /// Records snapshots it does not have; returns how many were new.
     func record(snapshots: [Snapshot]) throws -> Int
 }
 
-/// The receiving side, which drives the exchange: it asks for the sender's index after what it
-/// has, computes its need (blocks of those versions that it lacks), asks for exactly those, and
+/// The receiving side, which drives the exchange: from a sender that announces protocol 2 it first
+/// takes the zstd dictionaries it lacks, then it asks for the sender's index after what it has,
+/// computes its need (blocks of those versions that it lacks), asks for exactly those, and
 /// records each batch once its blocks are stored. Messages in, messages out.
 public struct ReceiverSession {
-    public enum State: Equatable { case awaitingHello, awaitingIndex, awaitingBlocks, finished }
+    public enum State: Equatable { case awaitingHello, awaitingDictionaries, awaitingIndex, awaitingBlocks, finished }
     public private(set) var state = State.awaitingHello
+    public private(set) var dictionariesReceived = 0
     public private(set) var blocksReceived = 0
     public private(set) var bytesReceived: Int64 = 0
     public private(set) var versionsRecorded = 0
@@ -35,6 +42,8 @@ public struct ReceiverSession {
     private var batch: Message.IndexBatch?
     private var toRequest: [BlockID] = []
     private var outstanding = Set<BlockID>()
+    /// The dictionary IDs named in the last dictionary request.
+    private var dictionariesHeld = Set<UInt32>()
 
     public init(sink: any ReplicationSink) { self.sink = sink }
 
@@ -47,6 +56,19 @@ public struct ReceiverSession {
             try sink.accept(peer)
             masterDevice = peer.deviceID
             lastSequence = try sink.recordedSequence()
+            if peer.protocolVersion >= Message.dictionaryVersion { return try requestDictionaries() }
+            state = .awaitingIndex
+            return [.indexRequest(after: lastSequence, limit: Message.batchLimit)]
+        case (.awaitingDictionaries, .dictionaries(let dictionaries)):
+            for dictionary in dictionaries {
+                guard dictionariesHeld.insert(dictionary.id).inserted else {
+                    throw ReplicationError.protocolViolation("zstd dictionary \(dictionary.id) was not asked for")
+                }
+                try sink.store(dictionary)
+                dictionariesReceived += 1
+            }
+            // A full message may be followed by more (each round adds new dictionaries, so it ends).
+            if dictionaries.count == Message.dictionaryLimit { return try requestDictionaries() }
             state = .awaitingIndex
             return [.indexRequest(after: lastSequence, limit: Message.batchLimit)]
         case (.awaitingIndex, .indexBatch(let incoming)):
@@ -85,6 +107,16 @@ public struct ReceiverSession {
         default:
             throw ReplicationError.protocolViolation("unexpected \(SenderSession.name(of: message)) while \(state)")
         }
+    }
+
+    private mutating func requestDictionaries() throws -> [Message] {
+        let held = try sink.dictionaryIDs()
+        guard held.count <= Message.dictionaryIDLimit else {
+            throw ReplicationError.protocolViolation("this replica holds more than \(Message.dictionaryIDLimit) zstd dictionaries")
+        }
+        dictionariesHeld = Set(held)
+        state = .awaitingDictionaries
+        return [.dictionaryRequest(have: held)]
     }
 
     /// Requests the next blocks the current batch needs, or records the batch and moves on.

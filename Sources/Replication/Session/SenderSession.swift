@@ -10,6 +10,8 @@ public protocol ReplicationSource {
     func snapshots() throws -> [Snapshot]
     /// A block as stored, after checking that it decodes to bytes matching its hash.
     func storedBlock(_ id: BlockID) throws -> Message.StoredBlock
+    /// The zstd dictionaries its blocks may need, other than those in `excluding`, by ascending ID.
+    func dictionaries(excluding: Set<UInt32>) throws -> [Message.StoredDictionary]
 }
 
 /// The sending side: answers the receiver's requests, nothing more. Messages in, messages out.
@@ -55,6 +57,8 @@ public struct SenderSession {
             }
             if !pending.isEmpty { replies.append(.blockResponse(pending)) }
             return replies
+        case (.serving, .dictionaryRequest(let have)):
+            return [.dictionaries(Array(try source.dictionaries(excluding: Set(have)).prefix(Message.dictionaryLimit)))]
         case (_, .close(let reason)):
             state = .finished
             if !reason.isEmpty { throw ReplicationError.peerFailed(reason) }
@@ -72,6 +76,8 @@ public struct SenderSession {
         case .blockRequest: "block request"
         case .blockResponse: "block response"
         case .close: "close"
+        case .dictionaryRequest: "dictionary request"
+        case .dictionaries: "dictionaries"
         }
     }
 }

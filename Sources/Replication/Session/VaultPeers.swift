@@ -9,9 +9,12 @@ public final class VaultSource: ReplicationSource {
 
     public init(vault: Vault) {
         self.vault = vault
-        reader = PackReader(storage: vault.storage)
+        reader = PackReader(storage: vault.storage, dictionaries: vault.dictionaries)
+        // Protocol 2 only when the receiver needs it to read this vault's blocks: builds that speak
+        // only 1 refuse it, and keep replicating vaults without dictionaries.
         hello = Message.Hello(deviceID: vault.configuration.deviceID, vaultID: vault.configuration.vaultID,
-                              receiveOnly: vault.configuration.receiveOnly)
+                              receiveOnly: vault.configuration.receiveOnly,
+                              protocolVersion: vault.dictionaries.all.isEmpty ? 1 : Message.dictionaryVersion)
     }
 
     public func versions(after: Int64, limit: Int) throws -> (versions: [(folder: [UInt8], version: FileVersion)], blockLists: [MetadataRecord.BlockListRecord], done: Bool) {
@@ -38,6 +41,10 @@ public final class VaultSource: ReplicationSource {
         }
         let stored = try reader.readStored(location)
         return Message.StoredBlock(id: id, encoding: location.entry.encoding, rawLength: location.entry.rawLength, bytes: Array(stored))
+    }
+
+    public func dictionaries(excluding: Set<UInt32>) throws -> [Message.StoredDictionary] {
+        vault.dictionaries.all.filter { !excluding.contains($0.id) }.map { Message.StoredDictionary(id: $0.id, bytes: $0.bytes) }
     }
 }
 
@@ -73,6 +80,12 @@ public final class VaultSink: ReplicationSink {
 
     public func store(_ block: Message.StoredBlock) throws {
         try block.bytes.withUnsafeBytes { try writer.store(id: block.id, stored: $0, rawLength: block.rawLength, encoding: block.encoding) }
+    }
+
+    public func dictionaryIDs() throws -> [UInt32] { writer.vault.dictionaries.all.map(\.id) }
+
+    public func store(_ dictionary: Message.StoredDictionary) throws {
+        try writer.storeDictionary(id: dictionary.id, bytes: dictionary.bytes)
     }
 
     public func record(versions: [(folder: [UInt8], version: FileVersion)], blockLists: [MetadataRecord.BlockListRecord], masterDevice: String) throws {

@@ -27,6 +27,10 @@ public struct BackupOptions: Sendable {
     /// Reader/hasher threads (and compressor threads); 0: two readers and one compressor per core.
     public var workers: Int = 0
     public var host: String? = nil
+    /// Compress small blocks with the vault's zstd dictionary, training one from samples of the
+    /// directory when the vault has none. Off only for tests and measurements: nothing is trained
+    /// or used.
+    public var dictionary = true
 
     public init() {}
 }

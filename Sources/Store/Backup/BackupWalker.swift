@@ -137,13 +137,7 @@ struct BackupWalker {
         warn(message)
     }
 
-    private func isExcluded(path: [UInt8], name: [UInt8]) -> Bool {
-        guard !options.excludes.isEmpty else { return false }
-        return options.excludes.contains { pattern in
-            FileSystem.withCString(path) { fnmatch(pattern, $0, 0) == 0 }
-                || FileSystem.withCString(name) { fnmatch(pattern, $0, 0) == 0 }
-        }
-    }
+    private func isExcluded(path: [UInt8], name: [UInt8]) -> Bool { options.excludes(path: path, name: name) }
 
     /// Records the deletion of `version` (and, for a directory, of everything recorded under it).
     private mutating func delete(_ version: FileVersion, nameID: Int64, record: (PendingVersion) -> Void) throws {

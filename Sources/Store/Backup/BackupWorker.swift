@@ -38,10 +38,10 @@ final class BackupWorker {
     /// Files at least this long are announced to the kernel as read sequentially (larger read-ahead).
     static let sequentialAdviceSize: Int64 = 1 << 20
 
-    init(chunker: ChunkerParameters, level: Int32, index: BlockIndex, packs: PackWriter, compression: CompressionStage,
-         progress: BackupProgress, shortDevice: UInt64) {
+    init(chunker: ChunkerParameters, level: Int32, dictionary: ZstdDictionary?, index: BlockIndex, packs: PackWriter,
+         compression: CompressionStage, progress: BackupProgress, shortDevice: UInt64) {
         reader = BlockReader(parameters: chunker, parallelHashing: true)
-        encoder = BlockEncoder(level: level)
+        encoder = BlockEncoder(level: level, dictionary: dictionary)
         self.index = index
         self.packs = packs
         self.compression = compression

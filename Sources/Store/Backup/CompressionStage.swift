@@ -34,7 +34,7 @@ final class CompressionStage: Sendable {
     private let group = DispatchGroup()
 
     /// Starts `threads` compressors writing to `packs`.
-    init(threads: Int, level: Int32, packs: PackWriter, progress: BackupProgress) {
+    init(threads: Int, level: Int32, dictionary: ZstdDictionary?, packs: PackWriter, progress: BackupProgress) {
         let count = 2 * threads + 1
         jobs = BoundedQueue(capacity: count)
         spare = BoundedQueue(capacity: count)
@@ -45,7 +45,7 @@ final class CompressionStage: Sendable {
                 Thread.current.name = "bv-compressor"   // shows in /proc/PID/task/*/comm, for profiling
                 ThreadPriority.lowerCurrentThread()
                 defer { group.leave() }
-                let encoder = BlockEncoder(level: level)
+                let encoder = BlockEncoder(level: level, dictionary: dictionary)
                 while let job = jobs.pop() {
                     defer { spare.push(job) }
                     if failure.withLock({ $0 != nil }) { continue }

@@ -80,7 +80,7 @@ struct MetadataWriter {
     /// no longer has.
     private func forgottenSinceRecorded(keeping snapshots: Set<String>) throws -> ([String], [Int64]) {
         let catalog = vault.catalog
-        let reader = PackReader(storage: vault.storage)
+        let reader = PackReader(storage: vault.storage, dictionaries: vault.dictionaries)
         var ids = Set<String>()
         var sequences = Set<Int64>()
         for pack in try catalog.packs() where pack.kind == Int(PackFormat.Kind.metadata.rawValue) {

@@ -12,10 +12,13 @@ import Chunker
 ///   IDs of the versions records written with it.
 /// - forget (kind 3): the ids of forgotten snapshots, then forgotten version sequence numbers as
 ///   sorted (start, count) ranges. A rebuild applies it, so forgotten history stays forgotten.
+/// - dictionary (kind 4): a zstd dictionary's ID, then its bytes. Blocks compressed with it (data
+///   pack encoding 2) name the ID in their frame header; a rebuild records it again.
 public enum MetadataRecord {
     public static let versionsKind: UInt8 = 1
     public static let snapshotKind: UInt8 = 2
     public static let forgetKind: UInt8 = 3
+    public static let dictionaryKind: UInt8 = 4
     /// Records are cut at about this many bytes of plaintext.
     static let targetSize = 4 << 20
 
@@ -189,5 +192,26 @@ public enum MetadataRecord {
                                 tags: tags.isEmpty ? [] : tags.split(separator: ",").map(String.init),
                                 sequence: sequence, files: files, bytes: bytesCount, partial: partial, metadataID: nil)
         return (snapshot, records)
+    }
+
+    static func encodeDictionary(_ dictionary: ZstdDictionary) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.append(dictionaryKind)
+        writer.appendVarint(UInt64(dictionary.id))
+        writer.appendBytes(dictionary.bytes)
+        return writer.bytes
+    }
+
+    /// Decodes a dictionary record and prepares the dictionary; throws `StoreError.corrupt` when the
+    /// record is malformed or its bytes are not the dictionary its ID says.
+    public static func decodeDictionary(_ bytes: [UInt8]) throws(StoreError) -> ZstdDictionary {
+        var reader = ByteReader(bytes)
+        guard try reader.uint8() == dictionaryKind else { throw .corrupt("not a dictionary record") }
+        let id = try reader.varint()
+        let dictionary = try ZstdDictionary(bytes: try reader.byteString(limit: ZstdDictionary.maximumSize))
+        guard reader.isAtEnd, UInt64(dictionary.id) == id else {
+            throw .corrupt("dictionary record \(id) does not hold zstd dictionary \(id)")
+        }
+        return dictionary
     }
 }

@@ -80,12 +80,17 @@ public struct Checker {
                 : "pack \(name) is not referenced by the catalog (left by an interrupted writer; the next backup adopts it)")
         }
 
-        // 3. Every recorded file version has all its blocks.
+        // 3. Every recorded dictionary loads: without it, no block compressed with it can be read.
+        for (id, reason) in vault.dictionaries.failures {
+            report.problems.append("zstd dictionary \(id) cannot be loaded: \(reason); the blocks compressed with it cannot be read")
+        }
+
+        // 4. Every recorded file version has all its blocks.
         var absent = try vault.absentReferencedBlocks()
         for id in try catalog.missingBlocks() { absent.insert(id) }
         for id in absent where damaged[id] == nil { damaged[id] = "it is missing from the vault" }
 
-        // 4. Read and verify the data itself.
+        // 5. Read and verify the data itself.
         if options.readData {
             let result = try readPacks(readNames, referenced: referenced, workers: options.workers)
             report.packsRead = readNames.count
@@ -114,13 +119,14 @@ public struct Checker {
         queue.close()
         let result = Mutex(ReadResult())
         let storage = vault.storage
+        let dictionaries = vault.dictionaries
         let group = DispatchGroup()
         let count = workers > 0 ? workers : max(1, ProcessInfo.processInfo.activeProcessorCount)
         for _ in 0..<count {
             group.enter()
             Thread {
                 defer { group.leave() }
-                let verifier = PackVerifier(storage: storage)
+                let verifier = PackVerifier(storage: storage, dictionaries: dictionaries)
                 while let name = queue.pop() {
                     let outcome = verifier.verify(name, referenced: referenced[name] ?? [])
                     result.withLock { total in
@@ -151,10 +157,13 @@ public struct Checker {
 /// Reads one pack into memory and verifies its footer and every block. Not thread-safe: one per thread.
 final class PackVerifier {
     private let storage: any PackStorage
-    private let decoder = BlockDecoder()
+    private let decoder: BlockDecoder
     private var buffer: [UInt8] = []
 
-    init(storage: any PackStorage) { self.storage = storage }
+    init(storage: any PackStorage, dictionaries: DictionarySet) {
+        self.storage = storage
+        decoder = BlockDecoder(dictionaries: dictionaries)
+    }
 
     struct Outcome {
         var blocks = 0
@@ -190,8 +199,11 @@ final class PackVerifier {
             }
             for entry in entries {
                 outcome.blocks += 1
-                if referenced.contains(entry.id) && !verifyBlock(entry) {
-                    outcome.damaged[entry.id] = "pack \(name): its bytes do not match its hash"
+                if referenced.contains(entry.id), let failure = verifyBlock(entry) {
+                    switch failure {
+                    case .missingDictionary(_, let why): outcome.damaged[entry.id] = "pack \(name): it needs \(why)"
+                    case .undecodable, .mismatch: outcome.damaged[entry.id] = "pack \(name): its bytes do not match its hash"
+                    }
                 }
             }
         } catch {
@@ -200,10 +212,16 @@ final class PackVerifier {
         return outcome
     }
 
-    private func verifyBlock(_ entry: PackEntry) -> Bool {
-        buffer.withUnsafeBytes { raw -> Bool in
+    /// Why the block does not decode to its ID, or nil when it does.
+    private func verifyBlock(_ entry: PackEntry) -> BlockDecodingFailure? {
+        buffer.withUnsafeBytes { raw -> BlockDecodingFailure? in
             let stored = UnsafeRawBufferPointer(rebasing: raw[entry.offset..<entry.offset + entry.storedLength])
-            return (try? decoder.decode(stored, encoding: entry.encoding, rawLength: entry.rawLength, id: entry.id)) != nil
+            do throws(BlockDecodingFailure) {
+                _ = try decoder.decode(stored, encoding: entry.encoding, rawLength: entry.rawLength, id: entry.id)
+                return nil
+            } catch {
+                return error
+            }
         }
     }
 }

@@ -6,16 +6,25 @@ enum BlockDecodingFailure: Error {
     case undecodable
     /// Its plaintext does not hash to its ID.
     case mismatch
+    /// It was compressed with a dictionary the vault lacks; `why` ends the sentence "it needs …".
+    case missingDictionary(id: UInt32, why: String)
 }
 
-/// Turns blocks as stored (raw or zstd) back into their plaintext and checks each against its ID:
-/// the one place every reader of stored blocks (restore, check, repair, prune, a replica receiving
-/// from a peer) verifies them. Decompression is bounded by the declared size, so a frame that would
-/// expand beyond it fails instead of allocating. Reuses its buffer; not thread-safe: one per thread.
+/// Turns blocks as stored (raw, zstd, or zstd with a dictionary) back into their plaintext and
+/// checks each against its ID: the one place every reader of stored blocks (restore, check, repair,
+/// prune, a replica receiving from a peer) verifies them. Decompression is bounded by the declared
+/// size, so a frame that would expand beyond it fails instead of allocating. Reuses its buffer;
+/// not thread-safe: one per thread.
 final class BlockDecoder {
     private let decompressor = ZstdDecompressor()
     private let hasher = SHA256Hasher()
+    private let dictionaries: DictionarySet
+    /// The dictionary used last: consecutive blocks almost always share it, so the set (and its
+    /// lock) is consulted only when a block names another.
+    private var lastDictionary: ZstdDictionary?
     private var plain = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+
+    init(dictionaries: DictionarySet) { self.dictionaries = dictionaries }
 
     deinit { plain.deallocate() }
 
@@ -47,7 +56,22 @@ final class BlockDecoder {
             destination.copyMemory(from: stored)
         case .zstd:
             guard decompressor.decompress(stored, into: destination) else { throw .undecodable }
+        case .zstdDictionary:
+            let dictionary = try self.dictionary(for: stored)
+            guard decompressor.decompress(stored, into: destination, dictionary: dictionary) else { throw .undecodable }
         }
         guard hasher.hash(UnsafeRawBufferPointer(destination)) == id else { throw .mismatch }
+    }
+
+    /// The dictionary the frame's header names.
+    private func dictionary(for frame: UnsafeRawBufferPointer) throws(BlockDecodingFailure) -> ZstdDictionary {
+        let wanted = ZstdDictionary.id(ofFrame: frame)
+        guard wanted != 0 else { throw .undecodable }
+        if let last = lastDictionary, last.id == wanted { return last }
+        guard let found = dictionaries.dictionary(id: wanted) else {
+            throw .missingDictionary(id: wanted, why: dictionaries.whyMissing(wanted))
+        }
+        lastDictionary = found
+        return found
     }
 }

@@ -6,6 +6,8 @@ import Chunker
 ///     block 0, block 1, …                           each zstd-compressed alone, or raw
 ///     footer:  kind u8, count u32,
 ///              count × (id[32], offset u64, stored u32, raw u32, encoding u8)
+///              encoding: 0 raw, 1 a zstd frame, 2 a zstd frame made with a dictionary (the
+///              frame's header names the dictionary's ID; vault format 2 and later)
 ///     trailer: SHA-256 of the footer [32], footer length u32, reserved u32 (0), "BVPKEND1"
 ///
 /// A pack can be read and verified alone: the trailer locates and authenticates the footer, the
@@ -30,6 +32,10 @@ public enum PackFormat {
     public enum Encoding: UInt8, Sendable {
         case raw = 0
         case zstd = 1
+        /// A zstd frame that needs the dictionary its header names. A value of its own, not `zstd`,
+        /// so that the footer says which blocks need a dictionary, and a build that knows none
+        /// refuses the entry instead of failing on the frame.
+        case zstdDictionary = 2
     }
 
     /// Encodes the footer and trailer for `entries`.
@@ -83,7 +89,7 @@ public enum PackFormat {
             guard let encoding = Encoding(rawValue: try reader.uint8()),
                   offset >= UInt64(header.count), stored <= maximumBlockSize, raw <= maximumBlockSize,
                   offset + UInt64(stored) <= UInt64(footerStart),
-                  encoding == .zstd || stored == raw else {
+                  encoding != .raw || stored == raw else {
                 throw .corrupt("pack \(name): footer entry for block \(id) is invalid")
             }
             entries.append(PackEntry(id: id, offset: Int(offset), storedLength: stored, rawLength: raw, encoding: encoding))

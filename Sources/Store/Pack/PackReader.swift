@@ -13,11 +13,16 @@ public struct BlockLocation: Sendable, Hashable {
 /// to its ID is an error, never returned. Not thread-safe: one per worker.
 public final class PackReader {
     private let storage: any PackStorage
-    private let decoder = BlockDecoder()
+    private let decoder: BlockDecoder
     private var descriptors: [String: Int32] = [:]
     private var storedBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
 
-    public init(storage: any PackStorage) { self.storage = storage }
+    /// `dictionaries`: those blocks compressed with a dictionary may need (a vault's; empty for
+    /// readers of metadata, which is never compressed with one).
+    public init(storage: any PackStorage, dictionaries: DictionarySet) {
+        self.storage = storage
+        decoder = BlockDecoder(dictionaries: dictionaries)
+    }
 
     deinit {
         descriptors.values.forEach { close($0) }
@@ -69,6 +74,7 @@ public final class PackReader {
         switch failure {
         case .undecodable: .corrupt("block \(entry.id) in pack \(pack) does not decompress")
         case .mismatch: .corrupt("block \(entry.id) in pack \(pack) does not match its hash")
+        case .missingDictionary(_, let why): .corrupt("block \(entry.id) in pack \(pack) needs \(why); run 'blockvault check'")
         }
     }
 }

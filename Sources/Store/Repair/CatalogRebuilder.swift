@@ -14,6 +14,7 @@ struct CatalogRebuilder {
         var packs = 0
         var snapshots = 0
         var versions = 0
+        var dictionaries = 0
         /// Packs whose footer could not be read, with the reason.
         var unreadable: [String] = []
     }
@@ -42,7 +43,9 @@ struct CatalogRebuilder {
         var lists: [BlockID: MetadataRecord.BlockListRecord] = [:]
         var forgottenSnapshots = Set<String>()
         var forgottenRanges: [ClosedRange<Int64>] = []
-        let reader = PackReader(storage: storage)
+        var dictionaries: [UInt32: BlockID] = [:]
+        // Metadata records are never compressed with a dictionary.
+        let reader = PackReader(storage: storage, dictionaries: DictionarySet())
         for pack in metadataPacks {
             for entry in pack.entries {
                 let bytes: [UInt8]
@@ -63,6 +66,14 @@ struct CatalogRebuilder {
                     let record = try MetadataRecord.decodeForget(bytes)
                     forgottenSnapshots.formUnion(record.snapshots)
                     forgottenRanges += record.sequences
+                case MetadataRecord.dictionaryKind:
+                    do {
+                        let dictionary = try MetadataRecord.decodeDictionary(bytes)
+                        // Two records of one dictionary (a replica sent it again) are the same bytes.
+                        if dictionaries[dictionary.id] == nil { dictionaries[dictionary.id] = entry.id }
+                    } catch {
+                        result.unreadable.append("dictionary record \(entry.id) in pack \(pack.name): \(error)")
+                    }
                 default:
                     result.unreadable.append("metadata record \(entry.id) in pack \(pack.name) has an unknown kind")
                 }
@@ -99,8 +110,10 @@ struct CatalogRebuilder {
                 try catalog.insertSnapshot(snapshot, folder: try folderID(snapshot.folderPath))
             }
             try catalog.setSetting("metadata_sequence", snapshots.values.map(\.sequence).max() ?? 0)
+            for (id, record) in dictionaries { try catalog.recordDictionary(id: id, record: record) }
         }
         result.versions = versions.count
+        result.dictionaries = dictionaries.count
         result.snapshots = snapshots.count
         try catalog.database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         catalog.database.close()

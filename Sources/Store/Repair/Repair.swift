@@ -67,14 +67,22 @@ public enum Repair {
                                            : "pack \(name) is damaged and not recorded: leave it (garbage that prune deletes)")
         }
 
+        let unloadable = vault.dictionaries.failures
+        for (id, reason) in unloadable {
+            report.actions.append("zstd dictionary \(id) cannot be loaded (\(reason)): forget it; the blocks compressed with it cannot be read"
+                                  + (options.readData ? " and are dropped" : " (repair --read-data drops them)"))
+        }
+
         var corrupt: [(id: BlockID, pack: Int64)] = []
         if options.readData {
-            let verifier = PackVerifier(storage: vault.storage)
+            let verifier = PackVerifier(storage: vault.storage, dictionaries: vault.dictionaries)
             for pack in recordedPacks where onDisk.contains(pack.name) && !lost.contains(pack.name) {
                 let outcome = verifier.verify(pack.name, referenced: Set(try vault.catalog.entries(ofPack: pack.id).keys))
-                corrupt += outcome.damaged.keys.map { ($0, pack.id) }
+                for (id, why) in outcome.damaged.sorted(by: { $0.key < $1.key }) {
+                    corrupt.append((id, pack.id))
+                    report.actions.append("block \(id.hex.prefix(16)) (\(why)): drop the reference to it")
+                }
             }
-            for (id, _) in corrupt { report.actions.append("block \(id.hex.prefix(16)) does not match its hash: drop the reference to it") }
         }
 
         // Which versions lose data: the blocks of lost packs, corrupt blocks, and blocks recorded
@@ -94,6 +102,7 @@ public enum Repair {
         if options.apply {
             try vault.catalog.transaction {
                 try vault.catalog.dropLostPacks(lost)
+                for (id, _) in unloadable { try vault.catalog.forgetDictionary(id: id) }
                 try vault.catalog.dropBlocks(corrupt)
                 let remember = try vault.catalog.database.prepare("INSERT OR IGNORE INTO missing_blocks(hash) VALUES(?)")
                 for id in absent {
@@ -128,7 +137,9 @@ public enum Repair {
         for suffix in ["", "-wal", "-shm", "-journal"] { unlink(building + suffix) }
         let storage = LocalPackStorage(directory: "\(vaultPath)/packs")
         let result = try CatalogRebuilder(configuration: configuration, storage: storage).build(at: building)
-        let summary = "\(result.snapshots) snapshots and \(result.versions) file versions from \(result.packs) packs"
+        let summary = "\(result.snapshots) snapshots and \(result.versions) file versions"
+            + (result.dictionaries > 0 ? " and \(result.dictionaries) zstd dictionar\(result.dictionaries == 1 ? "y" : "ies")" : "")
+            + " from \(result.packs) packs"
         report.actions.append("\(reason): \(apply ? "rebuilt" : "would rebuild") it with \(summary)")
         for problem in result.unreadable { report.actions.append("skipped \(problem)") }
         guard apply else {

@@ -11,7 +11,7 @@ public final class ReplicaWriter {
     private let lock: VaultLock
     private let packs: PackWriter
     private let sealed = SealedPackList()
-    private let decoder = BlockDecoder()
+    private let decoder: BlockDecoder
     /// Blocks stored during this transfer that may sit in a pack not sealed yet.
     private var session = Set<BlockID>()
 
@@ -21,6 +21,7 @@ public final class ReplicaWriter {
             throw StoreError.invalidArgument("\(vault.path) is not a receive-only replica; create one with 'blockvault init --receive-only'")
         }
         self.vault = vault
+        decoder = BlockDecoder(dictionaries: vault.dictionaries)
         lock = try vault.lockForWriting(waitSeconds: lockWaitSeconds)
         try vault.recoverInterruptedWrites()
         let sealed = self.sealed
@@ -42,6 +43,30 @@ public final class ReplicaWriter {
         try session.contains(id) || vault.catalog.hasBlock(id)
     }
 
+    /// Stores a zstd dictionary the master sent, before any block that needs it: sealed in a
+    /// metadata pack and recorded (see `DictionaryWriter`). Nothing is done for one this replica
+    /// already holds. Throws when the bytes are not the dictionary `id`, or differ from this
+    /// replica's dictionary of that ID.
+    public func storeDictionary(id: UInt32, bytes: [UInt8]) throws {
+        let dictionary: ZstdDictionary
+        do { dictionary = try ZstdDictionary(bytes: bytes) } catch {
+            throw StoreError.corrupt("zstd dictionary \(id) from the peer is not a valid dictionary: \(error)")
+        }
+        guard dictionary.id == id else {
+            throw StoreError.corrupt("zstd dictionary \(id) from the peer is dictionary \(dictionary.id)")
+        }
+        if let held = vault.dictionaries.dictionary(id: id) {
+            guard held.bytes == bytes else { throw StoreError.corrupt("zstd dictionary \(id) from the peer differs from this replica's") }
+            return
+        }
+        let (pack, record) = try vault.dictionaryWriter.write(dictionary)
+        try vault.catalog.transaction {
+            try vault.catalog.insertPack(pack)
+            try vault.catalog.recordDictionary(id: id, record: record)
+        }
+        vault.dictionaries.insert(dictionary)
+    }
+
     /// Verifies a block as the master stored it and adds it to a pack. Throws (storing nothing)
     /// when it is larger than a block may be, does not decompress to exactly `rawLength` bytes, or
     /// does not hash to `id`.
@@ -53,6 +78,8 @@ public final class ReplicaWriter {
             _ = try decoder.decode(stored, encoding: encoding, rawLength: rawLength, id: id)
         } catch .undecodable {
             throw StoreError.corrupt("block \(id) from the peer does not decompress to its declared \(rawLength) bytes")
+        } catch .missingDictionary(let dictionary, _) {
+            throw StoreError.corrupt("block \(id) from the peer needs zstd dictionary \(dictionary), which the peer did not send")
         } catch {
             throw StoreError.corrupt("block \(id) from the peer does not match its hash")
         }

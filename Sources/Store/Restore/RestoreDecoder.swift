@@ -13,7 +13,7 @@ final class RestoreDecoder {
     /// One read takes at most this much (unless a single block is larger).
     static let readLimit = 4 << 20
     private let reader: PackReader
-    private let decoder = BlockDecoder()
+    private let decoder: BlockDecoder
     /// The buffer of the job being decoded.
     private var plain = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     private var stored = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
@@ -26,7 +26,10 @@ final class RestoreDecoder {
     private var copies: [(to: Int, from: Int)] = []
     private var firstUse: [BlockID: Int] = [:]
 
-    init(storage: any PackStorage) { reader = PackReader(storage: storage) }
+    init(storage: any PackStorage, dictionaries: DictionarySet) {
+        reader = PackReader(storage: storage, dictionaries: dictionaries)
+        decoder = BlockDecoder(dictionaries: dictionaries)
+    }
 
     deinit { stored.deallocate() }
 

@@ -16,7 +16,7 @@ final class RestorePipeline {
     private let writing = DispatchGroup()
     private var builder = RestoreJobBuilder()
 
-    init(storage: any PackStorage, decoders: Int) {
+    init(storage: any PackStorage, dictionaries: DictionarySet, decoders: Int) {
         jobs = BoundedQueue(capacity: 2 * decoders)
         decoded = BoundedQueue(capacity: decoders + 1)
         // Buffers: one per decoder at work, plus two so the writer never waits for a decoder to start.
@@ -25,7 +25,7 @@ final class RestorePipeline {
         let (jobs, decoded, failure) = (self.jobs, self.decoded, self.failure)
         for _ in 0..<decoders {
             RestorePipeline.start(decoding) {
-                let decoder = RestoreDecoder(storage: storage)
+                let decoder = RestoreDecoder(storage: storage, dictionaries: dictionaries)
                 while let job = jobs.pop() {
                     guard !failure.hasFailed, let buffer = buffers.pop() else {
                         job.cancel()

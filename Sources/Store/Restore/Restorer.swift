@@ -81,7 +81,7 @@ public final class Restorer {
         // Entries named like temporary files are restored after all others, when no temporary file
         // of another entry can be in their way (or they in its).
         var late: [FileVersion] = []
-        try run(RestorePipeline(storage: vault.storage, decoders: workers)) { pipeline in
+        try run(RestorePipeline(storage: vault.storage, dictionaries: vault.dictionaries, decoders: workers)) { pipeline in
             try vault.catalog.forEachEntry(folder: folder, asOf: snapshot.sequence) { entry in
                 guard let include = selected(entry.path, options.includes) else { return }
                 matched.insert(include)
@@ -93,7 +93,7 @@ public final class Restorer {
             }
         }
         if !late.isEmpty {
-            try run(RestorePipeline(storage: vault.storage, decoders: 1)) { pipeline in
+            try run(RestorePipeline(storage: vault.storage, dictionaries: vault.dictionaries, decoders: 1)) { pipeline in
                 for entry in late { try restore(entry, through: pipeline) }
             }
         }

@@ -38,6 +38,11 @@ public enum Prune {
         let started = FileSystem.monotonicSeconds()
         let writeLock = try vault.lockForWriting(waitSeconds: options.lockWaitSeconds)
         defer { withExtendedLifetime(writeLock) {} }
+        // Repacking copies blocks after decoding them: with a dictionary that cannot be loaded, every
+        // block compressed with it would look damaged and be dropped.
+        if let (id, reason) = vault.dictionaries.failures.first {
+            throw StoreError.invalidVault("prune refuses to run: zstd dictionary \(id) cannot be loaded (\(reason)); run 'blockvault check', then 'blockvault repair --read-data'")
+        }
         let catalog = vault.catalog
         var report = PruneReport()
         // Garbage an interrupted writer left (temporary files, unrecorded packs, pending deletions)
@@ -137,7 +142,7 @@ public enum Prune {
         // Copy live blocks of repacked packs into new packs (as stored, after verifying each).
         let sealed = SealedPackList()
         let writer = PackWriter(kind: .data, storage: vault.storage) { pack in sealed.append(pack) }
-        let reader = PackReader(storage: vault.storage)
+        let reader = PackReader(storage: vault.storage, dictionaries: vault.dictionaries)
         var damaged: [(id: BlockID, pack: Int64)] = []
         for pack in repack {
             for entry in pack.live.sorted(by: { $0.offset < $1.offset }) {

@@ -103,6 +103,11 @@ extension Vault {
         public var storedDataBytes: Int64 = 0
         /// Bytes of all pack files on disk, metadata included.
         public var storedBytes: Int64 = 0
+        /// zstd dictionaries the vault holds (loaded), and their bytes.
+        public var dictionaries = 0
+        public var dictionaryBytes = 0
+        /// Data blocks compressed with a dictionary.
+        public var dictionaryBlocks: Int64 = 0
         public var dedupRatio: Double { uniqueBytes == 0 ? 1 : Double(logicalBytes) / Double(uniqueBytes) }
         public var compressionRatio: Double { storedDataBytes == 0 ? 1 : Double(uniqueBytes) / Double(storedDataBytes) }
     }
@@ -118,6 +123,10 @@ extension Vault {
         statistics.uniqueBytes = try catalog.database.scalar("SELECT sum(b.raw_length) FROM blocks b JOIN packs p ON p.id = b.pack WHERE p.kind = 0") ?? 0
         statistics.storedDataBytes = try catalog.database.scalar("SELECT sum(b.stored_length) FROM blocks b JOIN packs p ON p.id = b.pack WHERE p.kind = 0") ?? 0
         statistics.storedBytes = try catalog.database.scalar("SELECT sum(size) FROM packs") ?? 0
+        statistics.dictionaries = dictionaries.all.count
+        statistics.dictionaryBytes = dictionaries.all.reduce(0) { $0 + $1.bytes.count }
+        statistics.dictionaryBlocks = try catalog.database.scalar(
+            "SELECT count(*) FROM blocks WHERE encoding = \(PackFormat.Encoding.zstdDictionary.rawValue)") ?? 0
         return statistics
     }
 }

@@ -4,13 +4,17 @@ import Glibc
 
 extension Vault {
     /// Cleans up after a writer that was killed: deletes temporary pack files (never referenced by
-    /// anything) and records packs that were sealed but not yet in the catalog, so their blocks are
+    /// anything) and temporary copies of config.json (its format being raised), and records packs that were sealed but not yet in the catalog, so their blocks are
     /// reused instead of stored again. Packs the catalog records but the disk no longer has are
     /// dropped from the catalog, their blocks remembered as missing so that this backup stores them
     /// again from the source. Call only while holding the write lock. Returns the number of packs adopted.
     @discardableResult
     func recoverInterruptedWrites() throws -> Int {
         try storage.removeTemporaryFiles()
+        for name in try FileSystem.listDirectory(Array(path.utf8)) {
+            let text = String(decoding: name, as: UTF8.self)
+            if text.hasPrefix(".tmp-") && text.hasSuffix("-config.json") { unlink("\(path)/\(text)") }
+        }
         try finishPendingDeletions()
         let known = try Set(catalog.packNames())
         let present = try storage.list()

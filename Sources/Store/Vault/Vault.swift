@@ -14,6 +14,8 @@ public final class Vault {
     public let configuration: VaultConfiguration
     public let catalog: Catalog
     public let storage: LocalPackStorage
+    /// The zstd dictionaries the catalog records, loaded at open; a backup adds the one it trains.
+    public let dictionaries: DictionarySet
 
     public var catalogPath: String { Vault.catalogPath(path) }
     public var locksDirectory: String { "\(path)/locks" }
@@ -48,6 +50,7 @@ public final class Vault {
         }
         catalog = try Catalog(path: Vault.catalogPath(path))
         storage = LocalPackStorage(directory: "\(path)/packs")
+        dictionaries = try Vault.loadDictionaries(catalog: catalog, storage: storage)
     }
 
     /// Reads `VAULT/config.json` without opening the catalog (which `repair` may have to rebuild).

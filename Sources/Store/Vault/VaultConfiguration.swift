@@ -1,9 +1,20 @@
 import Chunker
 import Foundation
 
-/// `VAULT/config.json`: what a vault is and how it cuts and compresses. Written once at `init`.
+/// `VAULT/config.json`: what a vault is and how it cuts and compresses. Written at `init`, and
+/// again (atomically) only to raise its format when the vault starts to need a newer one.
+///
+/// Formats: 1, the original; 2, the vault may hold blocks compressed with a zstd dictionary (pack
+/// encoding 2, dictionary metadata records). A vault is created at format 1 and raised to 2 just
+/// before it stores its first dictionary, so a build that reads only format 1 refuses it from then
+/// on, with a message that says so, instead of failing on blocks it cannot decode.
 public struct VaultConfiguration: Codable, Sendable, Equatable {
-    public static let currentFormat = 1
+    /// The newest format this build reads and writes.
+    public static let currentFormat = 2
+    /// The format new vaults are created at.
+    static let initialFormat = 1
+    /// The first format whose vaults may hold zstd dictionaries.
+    static let dictionaryFormat = 2
 
     public var format: Int
     /// 32 hex digits, random at `init`.
@@ -28,7 +39,7 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
     public var shortDeviceID: UInt64 { UInt64(deviceID.prefix(16), radix: 16) ?? 0 }
 
     static func make(chunker: ChunkerParameters, receiveOnly: Bool) -> VaultConfiguration {
-        VaultConfiguration(format: currentFormat, vaultID: randomHex(byteCount: 16), deviceID: randomHex(byteCount: 32),
+        VaultConfiguration(format: initialFormat, vaultID: randomHex(byteCount: 16), deviceID: randomHex(byteCount: 32),
                            chunker: chunker, compression: Compression(algorithm: "zstd", level: 3),
                            receiveOnly: receiveOnly)
     }
@@ -44,8 +55,8 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
         do { configuration = try JSONDecoder().decode(VaultConfiguration.self, from: Data(bytes)) } catch {
             throw .invalidVault("\(path) is not a valid blockvault configuration: \(error)")
         }
-        guard configuration.format == currentFormat else {
-            throw .invalidVault("\(path): vault format \(configuration.format) is not supported by this build (it reads \(currentFormat))")
+        guard (1...currentFormat).contains(configuration.format) else {
+            throw .invalidVault("\(path): vault format \(configuration.format) is not supported by this build (it reads 1 to \(currentFormat)); upgrade blockvault")
         }
         guard configuration.compression.algorithm == "zstd" else {
             throw .invalidVault("\(path): unknown compression \(configuration.compression.algorithm)")

@@ -31,6 +31,10 @@ struct BackupCommand: ParsableCommand {
     @Option(help: "Reader threads, and as many threads compressing large blocks (default: two readers and one compressor per core).")
     var workers: Int = 0
 
+    // For tests and measurements: store new blocks without a zstd dictionary, and train none.
+    @Flag(name: .customLong("no-dictionary"), help: .hidden)
+    var noDictionary = false
+
     func run() throws {
         let opened = try vault.openVault()
         var options = BackupOptions()
@@ -39,6 +43,7 @@ struct BackupCommand: ParsableCommand {
         options.allowEmpty = allowEmpty
         options.lockWaitSeconds = lockWait
         options.workers = workers
+        options.dictionary = !noDictionary
         let backup = Backup(vault: opened, options: options, warn: { printError("blockvault: warning: \($0)") })
         let display = ProgressDisplay(progress: backup.progress, enabled: isatty(2) == 1)
         display.start()

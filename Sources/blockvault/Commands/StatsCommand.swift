@@ -15,6 +15,7 @@ struct StatsCommand: ParsableCommand {
                 ("blocks", .integer(statistics.blocks)), ("packs", .integer(statistics.packs)),
                 ("logical_bytes", .integer(statistics.logicalBytes)), ("unique_bytes", .integer(statistics.uniqueBytes)),
                 ("stored_bytes", .integer(statistics.storedBytes)),
+                ("dictionaries", .int(statistics.dictionaries)), ("dictionary_blocks", .integer(statistics.dictionaryBlocks)),
                 ("dedup_ratio", .double((statistics.dedupRatio * 1000).rounded() / 1000)),
                 ("compression_ratio", .double((statistics.compressionRatio * 1000).rounded() / 1000)),
             ]).text)
@@ -28,5 +29,8 @@ struct StatsCommand: ParsableCommand {
         print("stored on disk:     \(Format.bytes(statistics.storedBytes))")
         print("dedup ratio:        \(String(format: "%.2f", statistics.dedupRatio))x")
         print("compression ratio:  \(String(format: "%.2f", statistics.compressionRatio))x")
+        if statistics.dictionaries > 0 {
+            print("zstd dictionaries:  \(statistics.dictionaries) (\(Format.bytes(Int64(statistics.dictionaryBytes)))), used by \(statistics.dictionaryBlocks) blocks")
+        }
     }
 }

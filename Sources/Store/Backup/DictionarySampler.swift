@@ -1,0 +1,107 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Picks the samples a zstd dictionary is trained from, out of a directory about to be backed up:
+/// small compressible regular files, found by random descents from the root (at each level one
+/// entry at random, until a file or a dead end). The samples so come from all over the tree: the
+/// backup's walk goes depth first in name order, and its first small files are all from one corner
+/// (the documentation corpus starts with 130 MB of C headers). Measured on that corpus, a 256 KiB
+/// dictionary trained from the first 2 MiB of small files in walk order saves 3.0 MB on the
+/// corpus's small files, one trained from 2 MiB found by random descents 3.6 MB, from 4 MiB 3.8 MB
+/// (8 MiB: 4.3 MB, but 7,000 descents and 0.15 s of training).
+///
+/// Entries the backup excludes are never read; symlinks are not followed; files are opened as the
+/// backup opens them (no following, no blocking on a FIFO swapped in). Anything that cannot be
+/// read is passed over silently: the backup itself reports it.
+struct DictionarySampler {
+    /// Samples wanted: on the documentation corpus about 6,700 descents, 3,400 files read and
+    /// 0.05–0.08 s of training.
+    static let budget = 8 << 20
+    /// Fewer samples than this (once the descents are spent) train no dictionary.
+    static let minimum = 1 << 20
+    /// Only files this small are samples: the blocks a dictionary helps are whole small files.
+    static let fileLimit = 64 << 10
+    /// Bounds on the search, for trees with few small files or a cold cache: a vault whose tree
+    /// never yields a dictionary pays this at each backup, so a run of fruitless descents (a
+    /// quarter of the corpus's descents find a sample) ends it early.
+    static let maximumDescents = 20_000
+    static let maximumFruitlessDescents = 500
+    static let maximumSeconds = 2.0
+
+    let root: [UInt8]
+    let options: BackupOptions
+
+    struct Samples {
+        /// The samples one after another.
+        var bytes: [UInt8] = []
+        var sizes: [Int] = []
+    }
+
+    /// At least `minimum` bytes of samples, or nil when the tree has too few small compressible files.
+    func collect() -> Samples? {
+        var samples = Samples()
+        samples.bytes.reserveCapacity(DictionarySampler.budget + DictionarySampler.fileLimit)
+        var listings: [[UInt8]: [[UInt8]]] = [:]   // by path relative to the root
+        var taken = Set<[UInt8]>()
+        let compressor = ZstdCompressor(level: 1)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: DictionarySampler.fileLimit, alignment: 16)
+        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: ZstdCompressor.bound(DictionarySampler.fileLimit), alignment: 16)
+        defer {
+            buffer.deallocate()
+            output.deallocate()
+        }
+        let deadline = FileSystem.monotonicSeconds() + DictionarySampler.maximumSeconds
+        var random = SystemRandomNumberGenerator()
+        var lastFruitful = 0
+        for descent in 0..<DictionarySampler.maximumDescents where samples.bytes.count < DictionarySampler.budget {
+            if descent - lastFruitful > DictionarySampler.maximumFruitlessDescents { break }
+            if descent % 64 == 63 && FileSystem.monotonicSeconds() > deadline { break }
+            var directory: [UInt8] = []
+            for _ in 0..<256 {
+                if listings[directory] == nil { listings[directory] = (try? FileSystem.listDirectory(fullPath(directory))) ?? [] }
+                guard let name = listings[directory]!.randomElement(using: &random) else { break }
+                let path = directory.isEmpty ? name : directory + [UInt8(ascii: "/")] + name
+                guard !options.excludes(path: path, name: name), let status = FileSystem.lstat(fullPath(path)) else { break }
+                if status.st_mode & S_IFMT == S_IFDIR {
+                    directory = path
+                    continue
+                }
+                if status.st_mode & S_IFMT == S_IFREG, status.st_size >= 64, status.st_size <= DictionarySampler.fileLimit,
+                   taken.insert(path).inserted, let length = read(fullPath(path), into: buffer), length >= 64 {
+                    let plain = UnsafeRawBufferPointer(rebasing: buffer[0..<length])
+                    if let compressed = compressor.compress(plain, into: output), compressed * 10 < length * 9 {
+                        samples.bytes.append(contentsOf: plain)
+                        samples.sizes.append(length)
+                        lastFruitful = descent
+                    }
+                }
+                break
+            }
+        }
+        return samples.bytes.count >= DictionarySampler.minimum ? samples : nil
+    }
+
+    private func fullPath(_ relative: [UInt8]) -> [UInt8] {
+        relative.isEmpty ? root : root + [UInt8(ascii: "/")] + relative
+    }
+
+    /// Up to `buffer.count` bytes from the start of a regular file; nil when it cannot be read.
+    private func read(_ path: [UInt8], into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        let descriptor = FileSystem.withCString(path) { open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | BackupWorker.noAccessTime) }
+        let opened = descriptor >= 0 ? descriptor : FileSystem.withCString(path) { open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
+        guard opened >= 0 else { return nil }
+        defer { close(opened) }
+        var status = stat()
+        guard fstat(opened, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
+        var done = 0
+        while done < buffer.count {
+            let count = pread(opened, buffer.baseAddress! + done, buffer.count - done, off_t(done))
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { break }
+            done += count
+        }
+        return done
+    }
+}
