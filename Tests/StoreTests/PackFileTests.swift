@@ -23,7 +23,7 @@ import Glibc
         ]
         let packs = try PackTests.writePacks(blocks, storage: storage, targetSize: 3 * piece)
         #expect(packs.count == 2, "a 3 MiB target must seal after the large block, then once more")
-        let reader = PackReader(storage: storage)
+        let reader = PackReader(storage: storage, dictionaries: DictionarySet())
         var read: [[UInt8]] = []
         for pack in packs {
             #expect(try storage.sealedPack(named: pack.name).entries == pack.entries)
