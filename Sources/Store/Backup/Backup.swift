@@ -46,6 +46,7 @@ public final class Backup {
 
         // Trained (and recorded) here when the vault has none, before any block is compressed.
         let dictionary = try dictionaryForBackup(root: root)
+        phase("dictionary")
         let catalog = vault.catalog
         try catalog.setCacheSize(megabytes: 64)
         let folder = try catalog.transaction { try catalog.folderID(path: root, create: true)! }
