@@ -19,7 +19,7 @@ extension Vault {
         let known = try Set(catalog.packNames())
         let present = try storage.list()
         let lost = known.subtracting(present)
-        if !lost.isEmpty { try catalog.transaction { try catalog.dropLostPacks(lost.sorted()) } }
+        if !lost.isEmpty { _ = try catalog.transaction { try catalog.dropLostPacks(lost.sorted()) } }
         var adopted = 0
         for name in present where !known.contains(name) {
             guard let pack = try? storage.sealedPack(named: name) else { continue }   // damaged: left for check/prune

@@ -66,25 +66,36 @@ final class RunningCommand {
     func killHard() { _ = kill(process.processIdentifier, SIGKILL) }
 
     /// Waits for the process to end; past `timeout` seconds it is killed and the result says so.
+    ///
+    /// Foundation's `Process` sometimes misses a child's exit on Linux: the child stays a zombie,
+    /// `isRunning` stays true and `waitUntilExit` never returns (seen once here, after a backup had
+    /// finished and written its report). So the loop also reaps the child itself with
+    /// `waitpid(WNOHANG)`; whichever sees the exit first provides the status.
     func wait(timeout: Double) -> CommandResult {
         let deadline = Clock.seconds() + timeout
         var timedOut = false
+        var reaped: (status: Int32, signaled: Bool)?
         while process.isRunning {
-            if Clock.seconds() >= deadline {
+            var status: Int32 = 0
+            if waitpid(process.processIdentifier, &status, WNOHANG) == process.processIdentifier {
+                let signal = status & 0x7f
+                reaped = signal == 0 ? ((status >> 8) & 0xff, false) : (signal, true)
+                break
+            }
+            if Clock.seconds() >= deadline && !timedOut {
                 timedOut = true
                 killHard()
-                break
             }
             usleep(2_000)
         }
-        process.waitUntilExit()
+        if reaped == nil { process.waitUntilExit() }
         let seconds = Clock.seconds() - started
         let stdout = (try? Data(contentsOf: URL(fileURLWithPath: stdoutPath))) ?? Data()
         let stderr = (try? Data(contentsOf: URL(fileURLWithPath: stderrPath))) ?? Data()
         unlink(stdoutPath)
         unlink(stderrPath)
-        return CommandResult(arguments: arguments, status: process.terminationStatus,
-                             signaled: process.terminationReason == .uncaughtSignal, timedOut: timedOut,
+        return CommandResult(arguments: arguments, status: reaped?.status ?? process.terminationStatus,
+                             signaled: reaped?.signaled ?? (process.terminationReason == .uncaughtSignal), timedOut: timedOut,
                              stdout: stdout, stderr: stderr, seconds: seconds)
     }
 }
