@@ -146,16 +146,14 @@ enum FileSystem {
     }
 
     /// Writes `contents` to `final` so that readers see the old or the new file, never a mix, and
-    /// the new one survives a crash: temporary name, fsync, `check` (e.g. read back and compare),
-    /// rename, directory fsync. On any failure the temporary file is removed.
-    static func writeDurably(_ contents: UnsafeRawBufferPointer, to final: String, temporary: String, mode: mode_t = 0o644,
-                             check: (Int32) throws(StoreError) -> Void = { _ throws(StoreError) in }) throws(StoreError) {
-        let descriptor = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    /// the new one survives a crash: temporary name, fsync, rename, directory fsync. On any failure
+    /// the temporary file is removed. (Packs, which are larger, stream through `LocalPackFile`.)
+    static func writeDurably(_ contents: UnsafeRawBufferPointer, to final: String, temporary: String) throws(StoreError) {
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw .system("cannot create", temporary) }
         do throws(StoreError) {
             try writeAll(descriptor, contents, path: temporary)
             try fsyncOrThrow(descriptor, path: temporary)
-            try check(descriptor)
         } catch {
             close(descriptor)
             unlink(temporary)
