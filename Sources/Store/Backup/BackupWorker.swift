@@ -23,6 +23,7 @@ final class BackupWorker {
     private let reader: BlockReader
     private let encoder: BlockEncoder
     private let index: BlockIndex
+    private let lookup: BlockIndex.Lookup
     private let packs: PackWriter
     private let compression: CompressionStage
     private let progress: BackupProgress
@@ -38,11 +39,12 @@ final class BackupWorker {
     /// Files at least this long are announced to the kernel as read sequentially (larger read-ahead).
     static let sequentialAdviceSize: Int64 = 1 << 20
 
-    init(chunker: ChunkerParameters, level: Int32, dictionary: ZstdDictionary?, index: BlockIndex, packs: PackWriter,
+    init(chunker: ChunkerParameters, level: Int32, dictionary: ZstdDictionary?, index: BlockIndex, lookup: BlockIndex.Lookup, packs: PackWriter,
          compression: CompressionStage, progress: BackupProgress, shortDevice: UInt64) {
         reader = BlockReader(parameters: chunker, parallelHashing: true)
         encoder = BlockEncoder(level: level, dictionary: dictionary)
         self.index = index
+        self.lookup = lookup
         self.packs = packs
         self.compression = compression
         self.progress = progress
@@ -83,7 +85,7 @@ final class BackupWorker {
                 length = try reader.forEachBlock(fileDescriptor: opened, fileSize: UInt64(status.size)) { block in
                     ids.append(contentsOf: repeatElement(0, count: 32))
                     ids.withUnsafeMutableBytes { block.id.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: $0[($0.count - 32)...])) }
-                    switch try index.claim(block.id) {
+                    switch try index.claim(block.id, lookup: lookup) {
                     case .stored:
                         break
                     case .session:

@@ -4,9 +4,11 @@ import Synchronization
 /// Decides, for each block a backup meets, whether it must be stored: at most one worker stores a
 /// given block, and blocks the catalog already has are never stored again.
 ///
-/// Lookups go to the catalog through the index's own read connection (an indexed point query, so
-/// memory stays flat however large the vault), plus an in-memory set of the blocks stored during
-/// this backup.
+/// Lookups go to the catalog through each worker's own read connection (an indexed point query, so
+/// memory stays flat however large the vault, and workers never queue for one connection), plus an
+/// in-memory set of the blocks stored during this backup, the only thing under a lock. A vault
+/// whose catalog had no blocks when the backup started is not asked at all: every block it could
+/// know by now was stored by this backup and is in the set.
 final class BlockIndex: Sendable {
     enum Claim {
         /// The catalog already has it.
@@ -17,28 +19,31 @@ final class BlockIndex: Sendable {
         case mine
     }
 
-    private struct State: ~Copyable {
-        var catalog: Catalog
-        var session: Set<BlockID> = []
+    /// One worker's read connection to the catalog.
+    final class Lookup: @unchecked Sendable {
+        // @unchecked: made before the workers start and handed to exactly one of them, which alone uses it.
+        fileprivate let catalog: Catalog?
+        fileprivate init(catalog: Catalog?) { self.catalog = catalog }
     }
-    // Catalog is a class confined to this mutex: only one thread uses the connection at a time.
-    private let state: Mutex<State>
+
+    private let catalogPath: String
+    private let startedEmpty: Bool
+    private let session = Mutex<Set<BlockID>>([])
 
     init(catalogPath: String) throws(StoreError) {
-        state = Mutex(State(catalog: try Catalog(path: catalogPath)))
+        self.catalogPath = catalogPath
+        startedEmpty = try !Catalog(path: catalogPath).hasAnyBlock()
     }
 
-    func claim(_ id: BlockID) throws(StoreError) -> Claim {
-        try state.withLock { (state: inout State) throws(StoreError) -> Claim in
-            if state.session.contains(id) { return .session }
-            if try state.catalog.hasBlock(id) { return .stored }
-            state.session.insert(id)
-            return .mine
-        }
+    /// A read connection for one worker (none is opened when the catalog started empty).
+    func makeLookup() throws(StoreError) -> Lookup {
+        Lookup(catalog: startedEmpty ? nil : try Catalog(path: catalogPath))
     }
 
-    /// Forces a block to be stored again even though the catalog knows it (used when it is missing).
-    func claimForRepair(_ id: BlockID) -> Bool {
-        state.withLock { $0.session.insert(id).inserted }
+    func claim(_ id: BlockID, lookup: Lookup) throws(StoreError) -> Claim {
+        if session.withLock({ $0.contains(id) }) { return .session }
+        if let catalog = lookup.catalog, try catalog.hasBlock(id) { return .stored }
+        // Another worker may have claimed it since the first look.
+        return session.withLock { $0.insert(id).inserted } ? .mine : .session
     }
 }

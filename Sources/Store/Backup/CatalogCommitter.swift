@@ -74,15 +74,15 @@ final class CatalogCommitter: @unchecked Sendable {
         var lastCommit = FileSystem.monotonicSeconds()
         do {
             while true {
-                let event = queue.pop(timeout: 0.25)
-                let finished = event == nil && queue.isClosedAndEmpty
-                if let event {
+                let events = queue.pop(upTo: 256, timeout: 0.25)
+                let finished = events.isEmpty && queue.isClosedAndEmpty
+                if !events.isEmpty {
                     if !open {
                         try database.execute("BEGIN IMMEDIATE")
                         open = true
                     }
-                    try apply(event)
-                    applied += 1
+                    for event in events { try apply(event) }
+                    applied += events.count
                 }
                 let now = FileSystem.monotonicSeconds()
                 if open && (finished || applied >= 20000 || now - lastCommit >= 2.0) {

@@ -312,6 +312,11 @@ public final class Catalog {
                          encoding: encoding)
     }
 
+    /// Whether the catalog knows any block at all.
+    public func hasAnyBlock() throws(StoreError) -> Bool {
+        try database.scalar("SELECT EXISTS (SELECT 1 FROM blocks)") == 1
+    }
+
     public func hasBlock(_ id: BlockID) throws(StoreError) -> Bool {
         let statement = try database.prepare("SELECT 1 FROM blocks WHERE hash = ?")
         try statement.bind(id, at: 1)
