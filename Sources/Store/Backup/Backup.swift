@@ -55,7 +55,8 @@ public final class Backup {
         let catalog = vault.catalog
         try catalog.setCacheSize(megabytes: 64)
         let folder = try catalog.transaction { try catalog.folderID(path: root, create: true)! }
-        let committer = CatalogCommitter(catalog: catalog, folder: folder)
+        let metadata = MetadataStream(vault: vault, folderPath: root, startSequence: try catalog.maximumSequence())
+        let committer = CatalogCommitter(catalog: catalog, folder: folder, metadata: metadata)
         let packs = PackWriter(kind: .data, storage: vault.storage) { [queue = committer.queue] pack in
             queue.push(.pack(pack))
         }
@@ -181,7 +182,7 @@ public final class Backup {
                                 tags: options.tags, sequence: sequence,
                                 files: Int64(summary.filesUnchanged + summary.filesNew + summary.filesChanged),
                                 bytes: walker.bytesUnchanged + shared.storedBytes, partial: !summary.errors.isEmpty, metadataID: nil)
-        snapshot = try MetadataWriter(vault: vault).writeSnapshot(snapshot, folder: folder)
+        snapshot = try MetadataWriter(vault: vault).writeSnapshot(snapshot, folder: folder, stream: metadata)
         phase("metadata and snapshot")
         summary.snapshot = snapshot
         summary.bytesAdded = progress.bytesAdded.load(ordering: .relaxed)

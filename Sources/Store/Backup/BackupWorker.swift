@@ -81,8 +81,10 @@ final class BackupWorker {
             ids.reserveCapacity(Int(min(status.size / (32 << 10) + 1, 1 << 20)) * 32)
             var dependencies: [BlockID] = []
             var length: UInt64 = 0
+            var compressedStream = false
             do {
                 length = try reader.forEachBlock(fileDescriptor: opened, fileSize: UInt64(status.size)) { block in
+                    if block.offset == 0 { compressedStream = BlockEncoder.opensCompressedStream(block.bytes) }
                     ids.append(contentsOf: repeatElement(0, count: 32))
                     ids.withUnsafeMutableBytes { block.id.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: $0[($0.count - 32)...])) }
                     switch try index.claim(block.id, lookup: lookup) {
@@ -90,6 +92,10 @@ final class BackupWorker {
                         break
                     case .session:
                         dependencies.append(block.id)
+                    case .mine where compressedStream:
+                        try packs.append(id: block.id, stored: block.bytes, rawLength: block.length, encoding: .raw)
+                        dependencies.append(block.id)
+                        progress.bytesAdded.add(Int64(block.length), ordering: .relaxed)
                     case .mine where block.length >= BackupWorker.handOverSize:
                         try compression.submit(id: block.id, bytes: block.bytes)
                         dependencies.append(block.id)

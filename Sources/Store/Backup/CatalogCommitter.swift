@@ -37,8 +37,12 @@ final class CatalogCommitter: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private(set) var recorded = 0
 
-    init(catalog: Catalog, folder: Int64) {
+    /// Describes every recorded version in metadata records as the backup goes.
+    let metadata: MetadataStream?
+
+    init(catalog: Catalog, folder: Int64, metadata: MetadataStream? = nil) {
         self.catalog = catalog
+        self.metadata = metadata
         names = NameResolver(catalog: catalog, folder: folder)
     }
 
@@ -87,6 +91,7 @@ final class CatalogCommitter: @unchecked Sendable {
                 let now = FileSystem.monotonicSeconds()
                 if open && (finished || applied >= 20000 || now - lastCommit >= 2.0) {
                     try database.execute("COMMIT")
+                    try metadata?.committed()
                     open = false
                     applied = 0
                     lastCommit = now
@@ -126,7 +131,13 @@ final class CatalogCommitter: @unchecked Sendable {
             try catalog.insertBlockList(hash: hash, ids: list, size: pending.version.size)
         }
         let nameID = try names.nameID(for: pending.path, isDirectory: pending.version.type == .directory)
-        try catalog.insertVersion(pending.version, nameID: nameID)
+        let sequence = try catalog.insertVersion(pending.version, nameID: nameID)
+        if let metadata {
+            var version = pending.version
+            version.path = pending.path
+            version.sequence = sequence
+            try metadata.add(version, blockList: pending.blockList)
+        }
         recorded += 1
     }
 }

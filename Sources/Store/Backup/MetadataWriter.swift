@@ -5,28 +5,18 @@ import Synchronization
 /// the snapshot. Order: every version the snapshot covers (since the last metadata written) and its
 /// block lists go into metadata packs; the packs are sealed and recorded; only then is the snapshot
 /// row committed.
+///
+/// A backup streams most of this work: its committer hands each version it records to a
+/// `MetadataStream`, which encodes and compresses the records while the backup runs. The writer
+/// then only adds what the stream did not cover and the snapshot record.
 struct MetadataWriter {
     let vault: Vault
 
-    func writeSnapshot(_ snapshot: Snapshot, folder: Int64) throws -> Snapshot {
+    func writeSnapshot(_ snapshot: Snapshot, folder: Int64, stream: MetadataStream? = nil) throws -> Snapshot {
         let catalog = vault.catalog
-        let sealed = SealedPackList()
-        let packs = PackWriter(kind: .metadata, storage: vault.storage) { pack in sealed.append(pack) }
-        let encoder = BlockEncoder(level: vault.configuration.compression.level)
-        let hasher = SHA256Hasher()
+        let output = stream?.output ?? MetadataOutput(vault: vault)
         var recordIDs: [BlockID] = []
-        var stored = Set<BlockID>()
-
-        func store(_ bytes: [UInt8]) throws -> BlockID {
-            try bytes.withUnsafeBytes { plain in
-                let id = hasher.hash(plain)
-                if stored.insert(id).inserted, try !catalog.hasBlock(id) {
-                    let (encoded, encoding) = try encoder.encode(plain, id: id)
-                    try packs.append(id: id, stored: encoded, rawLength: plain.count, encoding: encoding)
-                }
-                return id
-            }
-        }
+        func store(_ bytes: [UInt8]) throws -> BlockID { try output.store(bytes, catalog: catalog) }
 
         let after = try catalog.setting("metadata_sequence") ?? 0
         // After a metadata pack was lost, every earlier snapshot's record is written again too.
@@ -53,7 +43,10 @@ struct MetadataWriter {
             batchSize = 0
         }
         var listed = Set<BlockID>()
-        try catalog.versions(after: after, through: snapshot.sequence) { folderID, version in
+        // Versions the stream recorded are described already; earlier ones (from a backup that died
+        // before its snapshot) are read back from the catalog.
+        let through = stream.map { min($0.startSequence, snapshot.sequence) } ?? snapshot.sequence
+        try catalog.versions(after: after, through: through) { folderID, version in
             if folderPaths[folderID] == nil { folderPaths[folderID] = try catalog.folderPath(id: folderID) }
             batch.append((folderPaths[folderID]!, version))
             batchSize += 64 + version.path.count
@@ -64,11 +57,12 @@ struct MetadataWriter {
             if batchSize >= MetadataRecord.targetSize { try flushBatch() }
         }
         try flushBatch()
+        if let stream { recordIDs += try stream.finish() }
         var result = snapshot
         result.metadataID = try store(MetadataRecord.encodeSnapshot(snapshot, versionRecords: recordIDs))
-        try packs.flush()
+        try output.packs.flush()
         try catalog.transaction {
-            for pack in sealed.take() { try catalog.insertPack(pack) }
+            for pack in output.sealed.take() { try catalog.insertPack(pack) }
             try catalog.insertSnapshot(result, folder: folder)
             try catalog.setSetting("metadata_sequence", snapshot.sequence)
             if rewrite { try catalog.setSetting("metadata_rewrite", 0) }
@@ -101,5 +95,112 @@ struct MetadataWriter {
             }
         }
         return (ids.sorted(), sequences.sorted())
+    }
+}
+
+/// Where metadata records go: compressed into metadata packs, each record once. The packs are
+/// recorded in the catalog with the snapshot, not when sealed.
+final class MetadataOutput {
+    let sealed = SealedPackList()
+    let packs: PackWriter
+    private let encoder: BlockEncoder
+    private let hasher = SHA256Hasher()
+    private var stored = Set<BlockID>()
+
+    init(vault: Vault) {
+        packs = PackWriter(kind: .metadata, storage: vault.storage) { [sealed] pack in sealed.append(pack) }
+        encoder = BlockEncoder(level: vault.configuration.compression.level)
+    }
+
+    /// A record hashed and, unless the vault has it already, compressed; not yet in a pack.
+    struct Prepared {
+        let id: BlockID
+        /// The stored form, its plaintext length and encoding; nil when the record needs no storing.
+        let encoded: (bytes: [UInt8], rawLength: Int, encoding: PackFormat.Encoding)?
+    }
+
+    /// Stores a record (unless stored already) and returns its ID.
+    func store(_ bytes: [UInt8], catalog: Catalog) throws -> BlockID {
+        let prepared = try prepare(bytes, catalog: catalog)
+        try append(prepared)
+        return prepared.id
+    }
+
+    func prepare(_ bytes: [UInt8], catalog: Catalog) throws -> Prepared {
+        try bytes.withUnsafeBytes { plain in
+            let id = hasher.hash(plain)
+            guard stored.insert(id).inserted, try !catalog.hasBlock(id) else { return Prepared(id: id, encoded: nil) }
+            let (encoded, encoding) = try encoder.encode(plain, id: id)
+            return Prepared(id: id, encoded: (Array(encoded), plain.count, encoding))
+        }
+    }
+
+    func append(_ prepared: Prepared) throws {
+        guard let (bytes, rawLength, encoding) = prepared.encoded else { return }
+        try bytes.withUnsafeBytes { try packs.append(id: prepared.id, stored: $0, rawLength: rawLength, encoding: encoding) }
+    }
+}
+
+/// Describes the versions a backup's committer records, as it records them, in versions records
+/// (cut at `recordSize` bytes). A record is encoded and compressed at once but goes into a pack only
+/// after the transaction holding its versions has committed (`committed()`): a pack sealed before
+/// that could outlive a crash that loses the transaction, and describe versions under sequence
+/// numbers the catalog will give to others. Used by the committer's thread only.
+final class MetadataStream {
+    let output: MetadataOutput
+    /// The catalog's highest sequence before the backup: the stream describes every version after it.
+    let startSequence: Int64
+    private let catalog: Catalog
+    private let folderPath: [UInt8]
+    private var batch: [(folder: [UInt8], version: FileVersion)] = []
+    private var lists: [MetadataRecord.BlockListRecord] = []
+    private var batchSize = 0
+    private var listed = Set<BlockID>()
+    /// Records whose versions are not committed yet.
+    private var held: [MetadataOutput.Prepared] = []
+    private var recordIDs: [BlockID] = []
+    /// Smaller than `MetadataRecord.targetSize`, so that little is left to encode when the backup ends.
+    static let recordSize = 1 << 20
+
+    init(vault: Vault, folderPath: [UInt8], startSequence: Int64) {
+        output = MetadataOutput(vault: vault)
+        catalog = vault.catalog
+        self.folderPath = folderPath
+        self.startSequence = startSequence
+    }
+
+    /// A version just inserted (with its sequence), and its block list when it has one.
+    func add(_ version: FileVersion, blockList: [UInt8]?) throws {
+        batch.append((folderPath, version))
+        batchSize += 64 + version.path.count
+        if let blockList, let hash = version.blockListHash, version.blockCount > 1, listed.insert(hash).inserted {
+            lists.append(MetadataRecord.BlockListRecord(hash: hash, size: version.size, ids: blockList))
+            batchSize += blockList.count + 48
+        }
+        if batchSize >= MetadataStream.recordSize { try cut() }
+    }
+
+    /// Everything added so far is committed: its records may go into packs.
+    func committed() throws {
+        for prepared in held { try output.append(prepared) }
+        held.removeAll()
+    }
+
+    /// After the last commit: stores what is left and returns the IDs of every record, in order.
+    func finish() throws -> [BlockID] {
+        try cut()
+        try committed()
+        return recordIDs
+    }
+
+    private func cut() throws {
+        guard !batch.isEmpty || !lists.isEmpty else { return }
+        let bytes = MetadataRecord.encodeVersions(batch, blockLists: lists)
+        batch.removeAll(keepingCapacity: true)
+        lists.removeAll()
+        batchSize = 0
+        let prepared = try output.prepare(bytes, catalog: catalog)
+        held.append(prepared)
+        recordIDs.append(prepared.id)
     }
 }
