@@ -1,0 +1,199 @@
+import Chunker
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+@testable import Store
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The backup pipeline's parts: the queues between its threads, the metadata stream its committer
+/// feeds, and storing compressed streams as they are.
+@Suite struct BackupPipelineTests {
+    // MARK: BoundedQueue
+
+    @Test func batchesKeepTheirOrderAndPopTakesAtMostItsLimit() {
+        let queue = BoundedQueue<Int>(capacity: 8)
+        #expect(queue.push(contentsOf: [1, 2, 3]))
+        #expect(queue.push(4))
+        #expect(queue.push(contentsOf: [5, 6]))
+        #expect(queue.pop(upTo: 4) == [1, 2, 3, 4])
+        #expect(queue.pop() == 5)
+        queue.close()
+        #expect(queue.push(7) == false, "a closed queue takes nothing")
+        #expect(queue.pop(upTo: 10) == [6], "what was queued before close is still drained")
+        #expect(queue.pop() == nil)
+        #expect(queue.pop(upTo: 10).isEmpty)
+        #expect(queue.isClosedAndEmpty)
+    }
+
+    @Test func aTimedPopReturnsNothingWhenNothingComes() {
+        let queue = BoundedQueue<Int>(capacity: 2)
+        let start = FileSystem.monotonicSeconds()
+        #expect(queue.pop(upTo: 5, timeout: 0.05).isEmpty)
+        #expect(FileSystem.monotonicSeconds() - start >= 0.04)
+        #expect(!queue.isClosedAndEmpty)
+    }
+
+    /// A producer blocked on a full queue is woken once consumers have taken it down to half, and
+    /// a consumer blocked on an empty one by the next push; nothing is lost or reordered on the way.
+    @Test func blockedProducersAndConsumersAreWokenAndEveryElementArrivesOnce() {
+        let queue = BoundedQueue<Int>(capacity: 4)
+        let received = Mutex<[Int]>([])
+        let group = DispatchGroup()
+        for _ in 0..<3 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                while true {
+                    let batch = queue.pop(upTo: 3)
+                    if batch.isEmpty { return }
+                    received.withLock { $0 += batch }
+                }
+            }.start()
+        }
+        for start in stride(from: 0, to: 3000, by: 5) { queue.push(contentsOf: Array(start..<start + 5)) }
+        for value in 3000..<4000 { queue.push(value) }
+        queue.close()
+        group.wait()
+        let values = received.withLock { $0 }
+        #expect(values.count == 4000)
+        #expect(Set(values) == Set(0..<4000))
+    }
+
+    // MARK: compressed streams
+
+    @Test func compressedStreamsAreRecognizedByTheirOpeningBytes() {
+        func opens(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { BlockEncoder.opensCompressedStream($0) } }
+        #expect(opens([0x1F, 0x8B, 0x08, 0x00, 0x01]))                               // gzip
+        #expect(opens([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00, 0x00]))                   // xz
+        #expect(opens([0x28, 0xB5, 0x2F, 0xFD, 0x24]))                               // zstd
+        #expect(opens([0x04, 0x22, 0x4D, 0x18, 0x64]))                               // lz4
+        #expect(opens(Array("BZh91AY&SY".utf8) + [0x00]))                            // bzip2
+        #expect(!opens(Array("BZh is not enough".utf8)))
+        #expect(!opens([0x1F, 0x8B]), "too short to tell")
+        #expect(!opens([0x50, 0x4B, 0x03, 0x04, 0x14]), "zip may store entries uncompressed")
+        #expect(!opens(Array("plain text, which zstd shrinks".utf8)))
+        #expect(!opens([]))
+    }
+
+    /// A file that opens a gzip stream goes into the vault as it is, every block of it; a text file
+    /// next to it is compressed; both restore exactly.
+    @Test func aGzipFileIsStoredRawAndATextFileCompressed() throws {
+        let directory = try TemporaryDirectory()
+        try directory.makeDirectory("src")
+        // Text behind a gzip header, which zstd would shrink: stored raw all the same, since the
+        // header decides. Several blocks, large enough for the compression stage's threads.
+        let gzip = [0x1F, 0x8B, 0x08, 0x00] + DeterministicData.textLikeBytes(count: 700 << 10, seed: 11)
+        let text = Array(String(repeating: "the quick brown fox jumps over the lazy dog\n", count: 2000).utf8)
+        try directory.write(gzip, to: "src/archive.gz")
+        try directory.write(text, to: "src/notes.txt")
+        try Vault.create(at: directory.path(for: "v"))
+        let vault = try Vault(path: directory.path(for: "v"))
+        let summary = try Backup(vault: vault).run(directory: directory.path(for: "src"))
+        #expect(summary.errors.isEmpty)
+
+        let reader = BlockReader(parameters: vault.configuration.chunker)
+        var gzipBlocks = 0
+        try gzip.withUnsafeBytes { bytes in
+            try reader.forEachBlock(in: bytes) { block in
+                let location = try #require(try vault.catalog.location(of: block.id))
+                #expect(location.entry.encoding == .raw)
+                #expect(location.entry.storedLength == block.length)
+                gzipBlocks += 1
+            }
+        }
+        #expect(gzipBlocks >= 2)
+        let textID = text.withUnsafeBytes { SHA256Hasher().hash($0) }
+        let textLocation = try #require(try vault.catalog.location(of: textID))
+        #expect(textLocation.entry.encoding != .raw)
+        #expect(textLocation.entry.storedLength < text.count / 10)
+
+        let (folder, snapshot) = try vault.snapshot(summary.snapshot.id)
+        _ = try Restorer(vault: vault).restore(snapshot: snapshot, folder: folder, target: directory.path(for: "out"))
+        #expect(try FileSystem.readFile(directory.path(for: "out/archive.gz")) == gzip)
+        #expect(try FileSystem.readFile(directory.path(for: "out/notes.txt")) == text)
+    }
+
+    // MARK: metadata stream
+
+    /// Records describing versions of an open transaction stay in memory: nothing reaches the packs
+    /// directory (not even a temporary file) until `committed()`.
+    @Test func theMetadataStreamWritesNothingBeforeItsVersionsCommit() throws {
+        let directory = try TemporaryDirectory()
+        try Vault.create(at: directory.path(for: "v"))
+        let vault = try Vault(path: directory.path(for: "v"))
+        let stream = MetadataStream(vault: vault, folderPath: Array("/src".utf8), startSequence: 0)
+        // Block lists of 32 KiB each: a record is cut after about 32 versions.
+        for index in 0..<80 {
+            var version = FileVersion(path: Array("file\(index)".utf8), type: .file)
+            version.sequence = Int64(index + 1)
+            version.blockCount = 1024
+            let list = DeterministicData.randomBytes(count: 1024 * 32, seed: UInt64(index))
+            version.blockListHash = SHA256Hasher.hash(list)
+            version.size = 1 << 30
+            try stream.add(version, blockList: list)
+        }
+        #expect(try filesUnder(directory.path(for: "v/packs")).isEmpty)
+        try stream.committed()
+        #expect(try !filesUnder(directory.path(for: "v/packs")).isEmpty, "committed records go into a pack")
+        let ids = try stream.finish()
+        #expect(ids.count == 3)
+        try stream.output.packs.flush()
+        #expect(stream.output.sealed.take().count == 1)
+    }
+
+    /// After a backup with the stream, a catalog rebuilt from the packs alone holds the very same
+    /// versions (sequences, names, every field) and block lists as the original.
+    @Test func aCatalogRebuiltFromStreamedRecordsEqualsTheOriginal() throws {
+        let directory = try TemporaryDirectory()
+        try directory.makeDirectory("src")
+        try directory.makeDirectory("src/a")
+        try directory.makeDirectory("src/a/b")
+        for index in 0..<300 {
+            try directory.write(DeterministicData.randomBytes(count: 100 + index * 37, seed: UInt64(index)), to: "src/a/\(index).bin")
+        }
+        try directory.write(DeterministicData.randomBytes(count: 3 << 20, seed: 99), to: "src/a/b/large")
+        symlink("a/b/large", directory.path(for: "src/link"))
+        try Vault.create(at: directory.path(for: "v"))
+        let vault = try Vault(path: directory.path(for: "v"))
+        _ = try Backup(vault: vault).run(directory: directory.path(for: "src"))
+        unlink(directory.path(for: "src/a/5.bin"))
+        try directory.write([1, 2, 3], to: "src/a/6.bin")
+        _ = try Backup(vault: vault).run(directory: directory.path(for: "src"))
+        let before = try catalogRows(vault.catalog)
+        #expect(before.versions.count > 300)
+
+        unlink(directory.path(for: "v/catalog.db"))
+        var options = RepairOptions()
+        options.apply = true
+        _ = try Repair.run(vaultPath: directory.path(for: "v"), options: options)
+        let rebuilt = try catalogRows(try Vault(path: directory.path(for: "v")).catalog)
+        #expect(rebuilt.versions == before.versions)
+        #expect(rebuilt.lists == before.lists)
+    }
+
+    private func filesUnder(_ path: String) throws -> [String] {
+        var found: [String] = []
+        for shard in try FileSystem.listDirectory(Array(path.utf8)) {
+            let shardPath = path + "/" + String(decoding: shard, as: UTF8.self)
+            guard let names = try? FileSystem.listDirectory(Array(shardPath.utf8)) else { continue }
+            found += names.map { String(decoding: $0, as: UTF8.self) }
+        }
+        return found
+    }
+
+    /// Every version as text (path, sequence and the fields a record carries), and the block list hashes.
+    private func catalogRows(_ catalog: Catalog) throws -> (versions: [String], lists: [String]) {
+        var versions: [String] = []
+        let end = try catalog.maximumSequence()
+        try catalog.versions(after: 0, through: end) { _, version in
+            versions.append("\(version.sequence) \(String(decoding: version.path, as: UTF8.self)) \(version.type) \(version.size) \(version.deleted) \(version.version) \(version.blockListHash?.description ?? "-") \(version.blockCount) \(version.modifiedBy) \(version.mode) \(version.modificationTime) \(version.linkTarget ?? [])")
+        }
+        var lists: [String] = []
+        let statement = try catalog.database.prepare("SELECT hash FROM blocklists ORDER BY hash")
+        while try statement.step() { lists.append(statement.blob(0).map { String($0, radix: 16) }.joined()) }
+        return (versions, lists)
+    }
+}
