@@ -57,7 +57,7 @@ public final class Backup {
         let folder = try catalog.transaction { try catalog.folderID(path: root, create: true)! }
         let metadata = MetadataStream(vault: vault, folderPath: root, startSequence: try catalog.maximumSequence())
         let committer = CatalogCommitter(catalog: catalog, folder: folder, metadata: metadata)
-        let packs = PackWriter(kind: .data, storage: vault.storage) { [queue = committer.queue] pack in
+        let packs = PackWriter(kind: .data, storage: vault.storage, sealInBackground: true) { [queue = committer.queue] pack in
             queue.push(.pack(pack))
         }
         let index = try BlockIndex(catalogPath: vault.catalogPath)
@@ -166,6 +166,8 @@ public final class Backup {
         do { try compression.finish() } catch { shared.fail(error) }
         if walkError == nil && !shared.hasFailed {
             do { try packs.flush() } catch { shared.fail(error) }
+        } else {
+            try? packs.waitForSeals()   // before the vault's lock goes: no seal runs on after
         }
         phase("last data pack")
         do { try committer.finish() } catch { shared.fail(error) }
