@@ -165,6 +165,10 @@ func sweep(data: [UInt8]) {
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.isEmpty || arguments.contains("--help") || arguments.contains("-h") {
+    print("usage: blockvault-primitives-bench [--sweep | --sweep-only] FILE...\n       blockvault-primitives-bench --limit [--threads N] PATH...")
+    exit(arguments.isEmpty ? 2 : 0)
+}
 if arguments.first == "--limit" {
     arguments.removeFirst()
     var threads = 2
