@@ -78,16 +78,33 @@ import Glibc
         #expect(!opens([]))
     }
 
-    /// A file that opens a gzip stream goes into the vault as it is, every block of it; a text file
-    /// next to it is compressed; both restore exactly.
-    @Test func aGzipFileIsStoredRawAndATextFileCompressed() throws {
+    @Test func randomLookingBytesAreToldFromCompressibleOnes() {
+        func random(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { BlockEncoder.looksRandom($0) } }
+        let noise = DeterministicData.randomBytes(count: 200 << 10, seed: 3)
+        let text = DeterministicData.textLikeBytes(count: 4 << 10, seed: 4)
+        #expect(random(noise))
+        #expect(random(Array(noise.prefix(1500))), "small samples are judged with the bias corrected")
+        #expect(!random(text))
+        #expect(!random(noise + text), "a piece of text anywhere sends the block to zstd")
+        #expect(!random(Array(noise[0..<(100 << 10)]) + text + Array(noise[(100 << 10)...])))
+        #expect(!random([UInt8](repeating: 0, count: 100_000)))
+        #expect(!random(Array(noise.prefix(40))), "too short to judge")
+    }
+
+    /// A file that opens a gzip stream: its random-looking blocks skip zstd (so even a repeat inside
+    /// a block, which zstd would find, is stored as it is), while a block holding appended text is
+    /// compressed; a text file beside it is compressed; both restore exactly.
+    @Test func aGzipFileSkipsZstdWhereItLooksRandom() throws {
         let directory = try TemporaryDirectory()
         try directory.makeDirectory("src")
-        // Text behind a gzip header, which zstd would shrink: stored raw all the same, since the
-        // header decides. Several blocks, large enough for the compression stage's threads.
-        let gzip = [0x1F, 0x8B, 0x08, 0x00] + DeterministicData.textLikeBytes(count: 700 << 10, seed: 11)
+        let header: [UInt8] = [0x1F, 0x8B, 0x08, 0x00]
+        let piece = DeterministicData.randomBytes(count: 60 << 10, seed: 11)
+        let repeated = header + piece + piece                  // one block: 120 KiB, half of it a repeat
+        let noise = DeterministicData.randomBytes(count: 600 << 10, seed: 12)
+        let appended = header + noise + DeterministicData.textLikeBytes(count: 8 << 10, seed: 13)
         let text = Array(String(repeating: "the quick brown fox jumps over the lazy dog\n", count: 2000).utf8)
-        try directory.write(gzip, to: "src/archive.gz")
+        try directory.write(repeated, to: "src/repeated.gz")
+        try directory.write(appended, to: "src/appended.gz")
         try directory.write(text, to: "src/notes.txt")
         try Vault.create(at: directory.path(for: "v"))
         let vault = try Vault(path: directory.path(for: "v"))
@@ -95,16 +112,22 @@ import Glibc
         #expect(summary.errors.isEmpty)
 
         let reader = BlockReader(parameters: vault.configuration.chunker)
-        var gzipBlocks = 0
-        try gzip.withUnsafeBytes { bytes in
-            try reader.forEachBlock(in: bytes) { block in
-                let location = try #require(try vault.catalog.location(of: block.id))
-                #expect(location.entry.encoding == .raw)
-                #expect(location.entry.storedLength == block.length)
-                gzipBlocks += 1
+        func locations(_ content: [UInt8]) throws -> [PackEntry] {
+            var entries: [PackEntry] = []
+            try content.withUnsafeBytes { bytes in
+                try reader.forEachBlock(in: bytes) { block in
+                    entries.append(try #require(try vault.catalog.location(of: block.id)).entry)
+                }
             }
+            return entries
         }
-        #expect(gzipBlocks >= 2)
+        let repeatedEntries = try locations(repeated)
+        #expect(repeatedEntries.first?.encoding == .raw)
+        #expect(repeatedEntries.first?.storedLength == repeatedEntries.first?.rawLength)
+        let appendedEntries = try locations(appended)
+        #expect(appendedEntries.count >= 2)
+        #expect(appendedEntries.dropLast().allSatisfy { $0.encoding == .raw })
+        #expect(appendedEntries.last?.encoding != .raw, "the block with the text is compressed")
         let textID = text.withUnsafeBytes { SHA256Hasher().hash($0) }
         let textLocation = try #require(try vault.catalog.location(of: textID))
         #expect(textLocation.entry.encoding != .raw)
@@ -112,7 +135,8 @@ import Glibc
 
         let (folder, snapshot) = try vault.snapshot(summary.snapshot.id)
         _ = try Restorer(vault: vault).restore(snapshot: snapshot, folder: folder, target: directory.path(for: "out"))
-        #expect(try FileSystem.readFile(directory.path(for: "out/archive.gz")) == gzip)
+        #expect(try FileSystem.readFile(directory.path(for: "out/repeated.gz")) == repeated)
+        #expect(try FileSystem.readFile(directory.path(for: "out/appended.gz")) == appended)
         #expect(try FileSystem.readFile(directory.path(for: "out/notes.txt")) == text)
     }
 

@@ -92,7 +92,7 @@ final class BackupWorker {
                         break
                     case .session:
                         dependencies.append(block.id)
-                    case .mine where compressedStream:
+                    case .mine where compressedStream && BlockEncoder.looksRandom(block.bytes):
                         try packs.append(id: block.id, stored: block.bytes, rawLength: block.length, encoding: .raw)
                         dependencies.append(block.id)
                         progress.bytesAdded.add(Int64(block.length), ordering: .relaxed)
