@@ -61,21 +61,20 @@ final class BlockEncoder {
     /// block to zstd. One pass of byte counting, several times faster than a zstd attempt.
     static func looksRandom(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count >= 64 else { return false }
-        var counts = [UInt32](repeating: 0, count: 256)
-        return counts.withUnsafeMutableBufferPointer { counts in
+        let countLog2Count = BlockEncoder.countLog2Count
+        return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 256) { counts in
             var start = 0
             while start < bytes.count {
                 let end = min(start + 4096, bytes.count)
                 // A short tail joins the judgement only when it is long enough to judge.
                 if end - start >= 512 || start == 0 {
-                    for index in 0..<256 { counts[index] = 0 }
+                    counts.initialize(repeating: 0)
                     for index in start..<end { counts[Int(bytes[index])] &+= 1 }
                     let total = Double(end - start)
                     var sum = 0.0
                     var seen = 0
                     for count in counts where count > 0 {
-                        let c = Double(count)
-                        sum += c * log2(c)
+                        sum += countLog2Count[Int(count)]
                         seen += 1
                     }
                     // Miller–Madow: counting underestimates entropy by about (seen − 1) / (2n ln 2)
@@ -88,6 +87,9 @@ final class BlockEncoder {
             return true
         }
     }
+
+    /// c · log2(c) for every count a 4 KiB piece can have: no logarithm per byte value per piece.
+    private static let countLog2Count: [Double] = (0...4096).map { $0 == 0 ? 0 : Double($0) * log2(Double($0)) }
 
     /// The stored form of `plain`, valid until the next call.
     func encode(_ plain: UnsafeRawBufferPointer, id: BlockID) throws(StoreError) -> (bytes: UnsafeRawBufferPointer, encoding: PackFormat.Encoding) {

@@ -41,9 +41,11 @@ final class BlockIndex: Sendable {
     }
 
     func claim(_ id: BlockID, lookup: Lookup) throws(StoreError) -> Claim {
-        if session.withLock({ $0.contains(id) }) { return .session }
-        if let catalog = lookup.catalog, try catalog.hasBlock(id) { return .stored }
-        // Another worker may have claimed it since the first look.
+        if let catalog = lookup.catalog {
+            if session.withLock({ $0.contains(id) }) { return .session }
+            if try catalog.hasBlock(id) { return .stored }
+        }
+        // Another worker may have claimed it since the first look (with no catalog: the only look).
         return session.withLock { $0.insert(id).inserted } ? .mine : .session
     }
 }

@@ -31,32 +31,16 @@ struct MetadataWriter {
                 _ = try store(MetadataRecord.encodeForget(snapshots: forgottenSnapshots, sequences: forgottenSequences))
             }
         }
-        var batch: [(folder: [UInt8], version: FileVersion)] = []
-        var lists: [MetadataRecord.BlockListRecord] = []
-        var batchSize = 0
-        var folderPaths: [Int64: [UInt8]] = [:]
-        func flushBatch() throws {
-            guard !batch.isEmpty || !lists.isEmpty else { return }
-            recordIDs.append(try store(MetadataRecord.encodeVersions(batch, blockLists: lists)))
-            batch.removeAll()
-            lists.removeAll()
-            batchSize = 0
-        }
-        var listed = Set<BlockID>()
         // Versions the stream recorded are described already; earlier ones (from a backup that died
-        // before its snapshot) are read back from the catalog.
+        // before its snapshot, or all of them without a stream) are read back from the catalog.
+        let earlier = VersionRecords(output: output, catalog: catalog, recordSize: MetadataRecord.targetSize, holdUntilCommitted: false)
+        var folderPaths: [Int64: [UInt8]] = [:]
         let through = stream.map { min($0.startSequence, snapshot.sequence) } ?? snapshot.sequence
         try catalog.versions(after: after, through: through) { folderID, version in
             if folderPaths[folderID] == nil { folderPaths[folderID] = try catalog.folderPath(id: folderID) }
-            batch.append((folderPaths[folderID]!, version))
-            batchSize += 64 + version.path.count
-            if version.blockCount > 1, let hash = version.blockListHash, listed.insert(hash).inserted, let ids = try catalog.blockListBytes(hash) {
-                lists.append(MetadataRecord.BlockListRecord(hash: hash, size: version.size, ids: ids))
-                batchSize += ids.count + 48
-            }
-            if batchSize >= MetadataRecord.targetSize { try flushBatch() }
+            try earlier.add(version, folder: folderPaths[folderID]!) { try version.blockListHash.flatMap { try catalog.blockListBytes($0) } }
         }
-        try flushBatch()
+        recordIDs += try earlier.finish()
         if let stream { recordIDs += try stream.finish() }
         var result = snapshot
         result.metadataID = try store(MetadataRecord.encodeSnapshot(snapshot, versionRecords: recordIDs))
@@ -141,17 +125,14 @@ final class MetadataOutput {
     }
 }
 
-/// Describes the versions a backup's committer records, as it records them, in versions records
-/// (cut at `recordSize` bytes). A record is encoded and compressed at once but goes into a pack only
-/// after the transaction holding its versions has committed (`committed()`): a pack sealed before
-/// that could outlive a crash that loses the transaction, and describe versions under sequence
-/// numbers the catalog will give to others. Used by the committer's thread only.
-final class MetadataStream {
+/// Versions gathered into versions records, each cut at about `recordSize` bytes of plaintext,
+/// with the block lists of multi-block files (each list once). A cut record is hashed and
+/// compressed at once; with `holdUntilCommitted` it goes into a pack only at `committed()`.
+class VersionRecords {
     let output: MetadataOutput
-    /// The catalog's highest sequence before the backup: the stream describes every version after it.
-    let startSequence: Int64
     private let catalog: Catalog
-    private let folderPath: [UInt8]
+    private let recordSize: Int
+    private let holdUntilCommitted: Bool
     private var batch: [(folder: [UInt8], version: FileVersion)] = []
     private var lists: [MetadataRecord.BlockListRecord] = []
     private var batchSize = 0
@@ -159,25 +140,25 @@ final class MetadataStream {
     /// Records whose versions are not committed yet.
     private var held: [MetadataOutput.Prepared] = []
     private var recordIDs: [BlockID] = []
-    /// Smaller than `MetadataRecord.targetSize`, so that little is left to encode when the backup ends.
-    static let recordSize = 1 << 20
 
-    init(vault: Vault, folderPath: [UInt8], startSequence: Int64) {
-        output = MetadataOutput(vault: vault)
-        catalog = vault.catalog
-        self.folderPath = folderPath
-        self.startSequence = startSequence
+    init(output: MetadataOutput, catalog: Catalog, recordSize: Int, holdUntilCommitted: Bool) {
+        self.output = output
+        self.catalog = catalog
+        self.recordSize = recordSize
+        self.holdUntilCommitted = holdUntilCommitted
     }
 
-    /// A version just inserted (with its sequence), and its block list when it has one.
-    func add(_ version: FileVersion, blockList: [UInt8]?) throws {
-        batch.append((folderPath, version))
+    /// A version (with its sequence) of the folder at `folder`; `blockList` gives its block list,
+    /// asked only for a multi-block file whose list is not in these records yet.
+    func add(_ version: FileVersion, folder: [UInt8], blockList: () throws -> [UInt8]?) throws {
+        batch.append((folder, version))
         batchSize += 64 + version.path.count
-        if let blockList, let hash = version.blockListHash, version.blockCount > 1, listed.insert(hash).inserted {
-            lists.append(MetadataRecord.BlockListRecord(hash: hash, size: version.size, ids: blockList))
-            batchSize += blockList.count + 48
+        if version.blockCount > 1, let hash = version.blockListHash, !listed.contains(hash), let ids = try blockList() {
+            listed.insert(hash)
+            lists.append(MetadataRecord.BlockListRecord(hash: hash, size: version.size, ids: ids))
+            batchSize += ids.count + 48
         }
-        if batchSize >= MetadataStream.recordSize { try cut() }
+        if batchSize >= recordSize { try cut() }
     }
 
     /// Everything added so far is committed: its records may go into packs.
@@ -200,7 +181,32 @@ final class MetadataStream {
         lists.removeAll()
         batchSize = 0
         let prepared = try output.prepare(bytes, catalog: catalog)
-        held.append(prepared)
         recordIDs.append(prepared.id)
+        if holdUntilCommitted { held.append(prepared) } else { try output.append(prepared) }
+    }
+}
+
+/// Describes the versions a backup's committer records, as it records them (records cut at 1 MiB,
+/// smaller than `MetadataRecord.targetSize`, so that little is left to encode when the backup ends).
+/// A record goes into a pack only after the transaction holding its versions has committed
+/// (`committed()`): a pack sealed before that could outlive a crash that loses the transaction, and
+/// describe versions under sequence numbers the catalog will give to others. Used by the
+/// committer's thread only.
+final class MetadataStream: VersionRecords {
+    /// The catalog's highest sequence before the backup: the stream describes every version after it.
+    let startSequence: Int64
+    private let folderPath: [UInt8]
+    static let recordSize = 1 << 20
+
+    init(vault: Vault, folderPath: [UInt8], startSequence: Int64) {
+        self.folderPath = folderPath
+        self.startSequence = startSequence
+        super.init(output: MetadataOutput(vault: vault), catalog: vault.catalog, recordSize: MetadataStream.recordSize,
+                   holdUntilCommitted: true)
+    }
+
+    /// A version just inserted (with its sequence), and its block list when it has one.
+    func add(_ version: FileVersion, blockList: [UInt8]?) throws {
+        try add(version, folder: folderPath, blockList: { blockList })
     }
 }

@@ -79,7 +79,7 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     /// Removes the oldest element, waiting while empty; nil once closed and drained.
     func pop() -> Element? {
         locked {
-            while count == 0 && !closed { wait(notEmpty, counter: \.consumersWaiting) }
+            while count == 0 && !closed { waitForElements() }
             guard count > 0 else { return nil }
             let element = items[head]
             head += 1
@@ -92,7 +92,7 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     /// Removes up to `limit` of the oldest elements, waiting while empty; empty once closed and drained.
     func pop(upTo limit: Int) -> [Element] {
         locked {
-            while count == 0 && !closed { wait(notEmpty, counter: \.consumersWaiting) }
+            while count == 0 && !closed { waitForElements() }
             return take(limit)
         }
     }
@@ -131,14 +131,18 @@ final class BoundedQueue<Element>: @unchecked Sendable {
 
     /// Waits while full; false when the queue is closed.
     private func waitForRoom() -> Bool {
-        while count >= capacity && !closed { wait(notFull, counter: \.producersWaiting) }
+        while count >= capacity && !closed {
+            producersWaiting += 1
+            pthread_cond_wait(notFull, mutex)
+            producersWaiting -= 1
+        }
         return !closed
     }
 
-    private func wait(_ condition: UnsafeMutablePointer<pthread_cond_t>, counter: ReferenceWritableKeyPath<BoundedQueue, Int>) {
-        self[keyPath: counter] += 1
-        pthread_cond_wait(condition, mutex)
-        self[keyPath: counter] -= 1
+    private func waitForElements() {
+        consumersWaiting += 1
+        pthread_cond_wait(notEmpty, mutex)
+        consumersWaiting -= 1
     }
 
     /// Producers wait until the queue is down to half its capacity, not for each free slot: a
