@@ -56,11 +56,11 @@ public final class Backup {
         try catalog.setCacheSize(megabytes: 64)
         let folder = try catalog.transaction { try catalog.folderID(path: root, create: true)! }
         let metadata = MetadataStream(vault: vault, folderPath: root, startSequence: try catalog.maximumSequence())
-        let committer = CatalogCommitter(catalog: catalog, folder: folder, metadata: metadata)
+        let index = try BlockIndex(catalogPath: vault.catalogPath)
+        let committer = CatalogCommitter(catalog: catalog, folder: folder, blocks: index, metadata: metadata)
         let packs = PackWriter(kind: .data, storage: vault.storage, sealInBackground: true) { [queue = committer.queue] pack in
             queue.push(.pack(pack))
         }
-        let index = try BlockIndex(catalogPath: vault.catalogPath)
         let tasks = BoundedQueue<FileTask>(capacity: 256)
         let shared = SharedResults()
         let nowSeconds = UInt64(FileSystem.nowNanoseconds() / 1_000_000_000)

@@ -25,12 +25,13 @@ enum CommitEvent: Sendable {
 /// recorded only after every block it needs is in a recorded pack — the write order that makes a
 /// crash safe.
 final class CatalogCommitter: @unchecked Sendable {
-    // @unchecked: `catalog`, `waiting`, `durable` and `names` are touched only by the
+    // @unchecked: `catalog`, `waiting` and `names` are touched only by the
     // committer thread between `start()` and `finish()`; `failure` is guarded by `failureLock`.
     let queue = BoundedQueue<CommitEvent>(capacity: 4096)
     private let catalog: Catalog
     private var waiting: [PendingVersion] = []
-    private var durable: Set<BlockID> = []
+    /// Knows which of the backup's blocks are in recorded packs.
+    private let blocks: BlockIndex
     private var names: NameResolver
     private let failureLock = NSLock()
     private var failure: Error?
@@ -40,8 +41,9 @@ final class CatalogCommitter: @unchecked Sendable {
     /// Describes every recorded version in metadata records as the backup goes.
     let metadata: MetadataStream?
 
-    init(catalog: Catalog, folder: Int64, metadata: MetadataStream? = nil) {
+    init(catalog: Catalog, folder: Int64, blocks: BlockIndex, metadata: MetadataStream? = nil) {
         self.catalog = catalog
+        self.blocks = blocks
         self.metadata = metadata
         names = NameResolver(catalog: catalog, folder: folder)
     }
@@ -113,7 +115,7 @@ final class CatalogCommitter: @unchecked Sendable {
         switch event {
         case .pack(let pack):
             try catalog.insertPack(pack)
-            pack.entries.forEach { durable.insert($0.id) }
+            blocks.recorded(pack.entries.lazy.map(\.id))
             var stillWaiting: [PendingVersion] = []
             for pending in waiting {
                 if isReady(pending) { try record(pending) } else { stillWaiting.append(pending) }
@@ -124,7 +126,7 @@ final class CatalogCommitter: @unchecked Sendable {
         }
     }
 
-    private func isReady(_ pending: PendingVersion) -> Bool { pending.dependencies.allSatisfy { durable.contains($0) } }
+    private func isReady(_ pending: PendingVersion) -> Bool { blocks.allRecorded(pending.dependencies) }
 
     private func record(_ pending: PendingVersion) throws {
         if let list = pending.blockList, let hash = pending.version.blockListHash {
