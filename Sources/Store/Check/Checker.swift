@@ -37,13 +37,17 @@ public struct Checker {
         var readNames = options.readData ? recorded.map(\.name).filter { onDisk.contains($0) } : []
         if let subset = options.subset { readNames = subset.select(readNames) }
         let toRead = Set(readNames)
-        // Only the copy the catalog points at counts; an older copy left in another pack is garbage.
-        var referenced: [String: Set<BlockID>] = [:]
+        // With --read-data, packs are read and verified (step 5) while this pass goes on, each handed
+        // over with the blocks the catalog places in it: only a few packs' block sets are in memory at
+        // a time, however many blocks the vault holds (they used to be collected for every pack first).
+        let reading = options.readData ? PackReading(vault: vault, workers: options.workers) : nil
+        defer { reading?.cancel() }
         var visited = Set<Int64>()
         func checkPack(_ pack: (id: Int64, name: String, kind: Int, size: Int), _ entries: [BlockID: PackEntry]) {
             report.packsChecked += 1
             visited.insert(pack.id)
-            if toRead.contains(pack.name) { referenced[pack.name] = Set(entries.keys) }
+            // Only the copy the catalog points at counts; an older copy left in another pack is garbage.
+            if toRead.contains(pack.name) { reading?.read(pack.name, referenced: Set(entries.keys)) }
             let isMetadata = pack.kind == Int(PackFormat.Kind.metadata.rawValue)
             guard onDisk.contains(pack.name) else {
                 if isMetadata {
@@ -90,9 +94,9 @@ public struct Checker {
         for id in try catalog.missingBlocks() { absent.insert(id) }
         for id in absent where damaged[id] == nil { damaged[id] = "it is missing from the vault" }
 
-        // 5. Read and verify the data itself.
-        if options.readData {
-            let result = try readPacks(readNames, referenced: referenced, workers: options.workers)
+        // 5. Read and verify the data itself (started during step 2).
+        if let reading {
+            let result = reading.finish()
             report.packsRead = readNames.count
             report.blocksRead = result.blocks
             report.bytesRead = result.bytes
@@ -105,43 +109,6 @@ public struct Checker {
         return report
     }
 
-    private struct ReadResult {
-        var blocks = 0
-        var bytes: Int64 = 0
-        var damaged: [BlockID: String] = [:]
-        var packErrors: [String] = []
-    }
-
-    /// Reads each pack whole and sequentially, on `workers` threads, verifying every block.
-    private func readPacks(_ names: [String], referenced: [String: Set<BlockID>], workers: Int) throws -> ReadResult {
-        let queue = BoundedQueue<String>(capacity: max(names.count, 1))
-        names.forEach { queue.push($0) }
-        queue.close()
-        let result = Mutex(ReadResult())
-        let storage = vault.storage
-        let dictionaries = vault.dictionaries
-        let group = DispatchGroup()
-        let count = workers > 0 ? workers : max(1, ProcessInfo.processInfo.activeProcessorCount)
-        for _ in 0..<count {
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                let verifier = PackVerifier(storage: storage, dictionaries: dictionaries)
-                while let name = queue.pop() {
-                    let outcome = verifier.verify(name, referenced: referenced[name] ?? [])
-                    result.withLock { total in
-                        total.blocks += outcome.blocks
-                        total.bytes += outcome.bytes
-                        total.damaged.merge(outcome.damaged) { first, _ in first }
-                        if let error = outcome.packError { total.packErrors.append(error) }
-                    }
-                }
-            }.start()
-        }
-        group.wait()
-        return result.withLock { $0 }
-    }
-
     /// One line per damaged block, naming the file versions (and snapshots) it breaks.
     private func describe(_ damaged: [BlockID: String]) throws -> [String] {
         guard !damaged.isEmpty else { return [] }
@@ -151,6 +118,67 @@ public struct Checker {
             let names = affected.joined(separator: ", ")
             return "block \(id.hex.prefix(16)): \(why); " + (affected.isEmpty ? "no recorded file version uses it" : "breaks \(names)")
         }
+    }
+}
+
+/// Reads packs whole and sequentially, on a few threads of its own, verifying every block the catalog
+/// places in them, as they are handed over.
+private final class PackReading: Sendable {
+    struct Result {
+        var blocks = 0
+        var bytes: Int64 = 0
+        var damaged: [BlockID: String] = [:]
+        var packErrors: [String] = []
+    }
+
+    private struct Job: Sendable {
+        let name: String
+        let referenced: Set<BlockID>
+    }
+
+    private let jobs: BoundedQueue<Job>
+    private let result = Mutex(Result())
+    private let group = DispatchGroup()
+
+    init(vault: Vault, workers: Int) {
+        let count = workers > 0 ? workers : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        jobs = BoundedQueue(capacity: 2 * count)
+        let storage = vault.storage
+        let dictionaries = vault.dictionaries
+        for _ in 0..<count {
+            group.enter()
+            Thread { [self] in
+                defer { group.leave() }
+                let verifier = PackVerifier(storage: storage, dictionaries: dictionaries)
+                while let job = jobs.pop() {
+                    let outcome = verifier.verify(job.name, referenced: job.referenced)
+                    result.withLock { total in
+                        total.blocks += outcome.blocks
+                        total.bytes += outcome.bytes
+                        total.damaged.merge(outcome.damaged) { first, _ in first }
+                        if let error = outcome.packError { total.packErrors.append(error) }
+                    }
+                }
+            }.start()
+        }
+    }
+
+    /// Hands pack `name` over; waits while every thread is busy and the queue is full.
+    func read(_ name: String, referenced: Set<BlockID>) {
+        jobs.push(Job(name: name, referenced: referenced))
+    }
+
+    /// Waits for every handed-over pack to be verified.
+    func finish() -> Result {
+        jobs.close()
+        group.wait()
+        return result.withLock { $0 }
+    }
+
+    /// Stops early (a failed pass): the threads finish the packs in hand and end.
+    func cancel() {
+        jobs.close()
+        group.wait()
     }
 }
 
