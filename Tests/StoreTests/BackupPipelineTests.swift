@@ -140,6 +140,38 @@ import Glibc
         #expect(try FileSystem.readFile(directory.path(for: "out/notes.txt")) == text)
     }
 
+    // MARK: block index
+
+    /// A block is claimed once; until the committer records the pack holding it, a version that
+    /// needs it is not ready, whoever claimed it. Blocks the catalog had before the backup are
+    /// never claimed. Only blocks in flight are kept for the committer.
+    @Test func theBlockIndexKnowsWhichClaimedBlocksAreNotRecordedYet() throws {
+        let directory = try TemporaryDirectory()
+        try directory.makeDirectory("src")
+        try directory.write(DeterministicData.textLikeBytes(count: 4000, seed: 1), to: "src/old.txt")
+        try Vault.create(at: directory.path(for: "v"))
+        let vault = try Vault(path: directory.path(for: "v"))
+        _ = try Backup(vault: vault).run(directory: directory.path(for: "src"))
+        let old = DeterministicData.textLikeBytes(count: 4000, seed: 1).withUnsafeBytes { SHA256Hasher().hash($0) }
+        let (a, b, c) = (SHA256Hasher.hash([1]), SHA256Hasher.hash([2]), SHA256Hasher.hash([3]))
+
+        let index = try BlockIndex(catalogPath: vault.catalogPath)
+        let first = try index.makeLookup(), second = try index.makeLookup()
+        #expect(try index.claim(old, lookup: first) == .stored)
+        #expect(try index.claim(a, lookup: first) == .mine)
+        #expect(try index.claim(a, lookup: second) == .session)
+        #expect(try index.claim(b, lookup: second) == .mine)
+        #expect(try index.claim(c, lookup: first) == .mine)
+        #expect(index.allRecorded([]))
+        #expect(!index.allRecorded([a]))
+        index.recorded([a, b])
+        #expect(index.allRecorded([a, b]))
+        #expect(!index.allRecorded([b, c]))
+        #expect(try index.claim(b, lookup: first) == .session, "recorded blocks stay claimed")
+        index.recorded([c])
+        #expect(index.allRecorded([a, b, c]))
+    }
+
     // MARK: metadata stream
 
     /// Records describing versions of an open transaction stay in memory: nothing reaches the packs
