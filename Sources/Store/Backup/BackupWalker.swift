@@ -56,47 +56,59 @@ struct BackupWalker {
                 report("\(error)")
                 continue
             }
-            var previous = try directory.nameID.map { try reader.latestChildren(folder: folder, parent: $0, directory: directory.path) } ?? [:]
-            if directory.path.isEmpty && !options.allowEmpty && names.isEmpty
-                && previous.values.contains(where: { !$0.version.deleted }) {
+            // Both lists are in bytewise name order, so one merge pairs each entry with its record.
+            let recorded = try directory.nameID.map { try reader.recordedChildren(folder: folder, parent: $0) } ?? []
+            if directory.path.isEmpty && !options.allowEmpty && names.isEmpty && recorded.contains(where: { !$0.deleted }) {
                 throw StoreError.invalidArgument("\(FileSystem.display(root)) is empty but its last snapshot was not; refusing to record everything as deleted (pass --allow-empty if this is intended)")
             }
+            var next = 0
+            var gone: [Catalog.RecordedChild] = []
             var subdirectories: [PendingDirectory] = []
             for name in names {
+                while next < recorded.count && FileSystem.bytewiseLess(recorded[next].name, name) {
+                    gone.append(recorded[next])
+                    next += 1
+                }
+                var earlier: Catalog.RecordedChild?
+                if next < recorded.count && recorded[next].name == name {
+                    earlier = recorded[next]
+                    next += 1
+                }
                 let path = directory.path.isEmpty ? name : directory.path + [UInt8(ascii: "/")] + name
-                let earlier = previous.removeValue(forKey: PathKey(path))
+                // The whole recorded version, read only for an entry that changed or went away.
+                func previous() throws -> FileVersion? { try earlier.map { try reader.version(sequence: $0.sequence, path: path) } }
                 if isExcluded(path: path, name: name) {
-                    if let earlier { try delete(earlier.version, nameID: earlier.nameID, record: record) }
+                    if let earlier, !earlier.deleted { try delete(try previous()!, nameID: earlier.nameID, record: record) }
                     continue
                 }
                 progress.filesSeen.add(1, ordering: .relaxed)
                 let fullPath = fullDirectory + [UInt8(ascii: "/")] + name
                 guard let raw = FileSystem.lstat(fullPath) else {
-                    if errno == ENOENT, let earlier {   // vanished between listing and stat: a deletion
-                        try delete(earlier.version, nameID: earlier.nameID, record: record)
+                    if errno == ENOENT, let earlier, !earlier.deleted {   // vanished between listing and stat: a deletion
+                        try delete(try previous()!, nameID: earlier.nameID, record: record)
                     } else if errno != ENOENT {
                         report("\(FileSystem.display(fullPath)): cannot stat: \(String(cString: strerror(errno)))")
                     }
                     continue
                 }
                 let status = FileStatus(raw)
-                let before = earlier.map(\.version).flatMap { $0.deleted ? nil : $0 }
+                let before = earlier.flatMap { $0.deleted ? nil : $0 }
                 // An entry that changed type from directory loses its recorded subtree.
-                if let before, before.type == .directory, status.type != .directory, let nameID = earlier?.nameID {
-                    try deleteChildren(of: nameID, directory: path, record: record)
+                if let before, before.type == .directory, status.type != .directory {
+                    try deleteChildren(of: before.nameID, directory: path, record: record)
                 }
                 switch status.type {
                 case .file:
-                    if let before, status.matches(before), try !needsHealing(before) {
+                    if let before, status.matches(before), try !needsHealing(sequence: before.sequence, path: path) {
                         filesUnchanged += 1
                         bytesUnchanged += before.size
                     } else {
-                        submit(FileTask(path: path, fullPath: fullPath, status: status, previous: earlier?.version))
+                        submit(FileTask(path: path, fullPath: fullPath, status: status, previous: try previous()))
                     }
                 case .directory:
                     directories += 1
                     if before == nil || !status.matches(before!) {
-                        let version = status.version(path: path, after: earlier?.version, device: shortDevice, nowSeconds: nowSeconds)
+                        let version = status.version(path: path, after: try previous(), device: shortDevice, nowSeconds: nowSeconds)
                         record(PendingVersion(path: path, version: version, blockList: nil, dependencies: []))
                     }
                     subdirectories.append(PendingDirectory(path: path, nameID: earlier?.nameID))
@@ -107,27 +119,30 @@ struct BackupWalker {
                         continue
                     }
                     if let before, status.matches(before), before.linkTarget == target { continue }
-                    var version = status.version(path: path, after: earlier?.version, device: shortDevice, nowSeconds: nowSeconds)
+                    var version = status.version(path: path, after: try previous(), device: shortDevice, nowSeconds: nowSeconds)
                     version.linkTarget = target
                     record(PendingVersion(path: path, version: version, blockList: nil, dependencies: []))
                 case .fifo, .socket, .characterDevice, .blockDevice:
                     // Recorded by metadata only; never opened, so a FIFO cannot hang the backup.
                     if let before, status.matches(before) { continue }
-                    let version = status.version(path: path, after: earlier?.version, device: shortDevice, nowSeconds: nowSeconds)
+                    let version = status.version(path: path, after: try previous(), device: shortDevice, nowSeconds: nowSeconds)
                     record(PendingVersion(path: path, version: version, blockList: nil, dependencies: []))
                 }
             }
             // What the catalog had here and the disk no longer has was deleted.
-            for (_, gone) in previous.sorted(by: { FileSystem.bytewiseLess($0.key.bytes, $1.key.bytes) }) where !gone.version.deleted {
-                try delete(gone.version, nameID: gone.nameID, record: record)
+            for child in gone + recorded[next...] where !child.deleted {
+                let path = directory.path.isEmpty ? child.name : directory.path + [UInt8(ascii: "/")] + child.name
+                try delete(try reader.version(sequence: child.sequence, path: path), nameID: child.nameID, record: record)
             }
             stack.append(contentsOf: subdirectories.reversed())
         }
     }
 
     /// Whether an unchanged file's content includes a block the vault has lost (self-healing).
-    private func needsHealing(_ version: FileVersion) throws -> Bool {
-        guard !missingBlocks.isEmpty, version.blockCount > 0 else { return false }
+    private func needsHealing(sequence: Int64, path: [UInt8]) throws -> Bool {
+        guard !missingBlocks.isEmpty else { return false }
+        let version = try reader.version(sequence: sequence, path: path)
+        guard version.blockCount > 0 else { return false }
         return try reader.blockIDs(of: version).contains { missingBlocks.contains($0) }
     }
 

@@ -45,6 +45,13 @@ struct FileStatus: Sendable, Equatable {
             && previous.uid == uid && previous.gid == gid
     }
 
+    /// `matches(_:)` against the status the walk reads from the catalog, without the whole version.
+    func matches(_ previous: Catalog.RecordedChild) -> Bool {
+        !previous.deleted && previous.type == type && previous.size == size && previous.modificationTime == modificationTime
+            && previous.changeTime == changeTime && previous.inode == inode && previous.mode == mode
+            && previous.uid == uid && previous.gid == gid
+    }
+
     /// Whether a freshly read version records exactly what `previous` recorded (content and metadata).
     static func same(_ version: FileVersion, _ previous: FileVersion) -> Bool {
         !previous.deleted && !version.differs(from: previous) && version.changeTime == previous.changeTime

@@ -81,6 +81,62 @@ extension Catalog {
         return result
     }
 
+    /// What a backup's walk compares a directory entry with: the status fields of its name's latest
+    /// version (deleted or not). The rest of the version (version vector, block list, who changed
+    /// it) is decoded only for entries that changed, by `version(sequence:path:)`.
+    struct RecordedChild {
+        var name: [UInt8]
+        var nameID: Int64
+        var sequence: Int64
+        var type: EntryType
+        var deleted: Bool
+        var size: Int64
+        var mode: UInt32
+        var uid: UInt32
+        var gid: UInt32
+        var modificationTime: Int64
+        var changeTime: Int64
+        var inode: UInt64
+        var linkTarget: [UInt8]?
+    }
+
+    /// The latest version of every name directly under `parent` (0: the root), in bytewise name
+    /// order (the order of a sorted directory listing): one query per directory, no paths built.
+    func recordedChildren(folder: Int64, parent: Int64) throws(StoreError) -> [RecordedChild] {
+        let statement = try database.prepare("""
+            SELECT n.id, n.name, v.sequence, v.type, v.deleted, v.size, v.mode, v.uid, v.gid, v.mtime_ns, v.ctime_ns,
+                   v.inode, v.link_target
+            FROM names n JOIN versions v ON v.sequence = (SELECT max(x.sequence) FROM versions x WHERE x.name = n.id)
+            WHERE n.folder = ? AND n.parent = ? ORDER BY n.name
+            """)
+        try statement.bind([.integer(folder), .integer(parent)])
+        var children: [RecordedChild] = []
+        while try statement.step() {
+            guard let type = EntryType(rawValue: statement.int(3)) else { throw .corrupt("unknown entry type in catalog") }
+            children.append(RecordedChild(
+                name: statement.blob(1), nameID: statement.int64(0), sequence: statement.int64(2), type: type,
+                deleted: statement.int64(4) != 0, size: statement.int64(5),
+                mode: UInt32(truncatingIfNeeded: statement.int64(6)), uid: UInt32(truncatingIfNeeded: statement.int64(7)),
+                gid: UInt32(truncatingIfNeeded: statement.int64(8)), modificationTime: statement.int64(9),
+                changeTime: statement.int64(10), inode: UInt64(bitPattern: statement.int64(11)),
+                linkTarget: statement.isNull(12) ? nil : statement.blob(12)))
+        }
+        // SQLite orders blobs by memcmp, then length, as the listing is sorted; checked, not assumed,
+        // since the walk merges the two lists.
+        if !zip(children, children.dropFirst()).allSatisfy({ FileSystem.bytewiseLess($0.name, $1.name) }) {
+            children.sort { FileSystem.bytewiseLess($0.name, $1.name) }
+        }
+        return children
+    }
+
+    /// The version numbered `sequence`, as recorded, under `path`.
+    func version(sequence: Int64, path: [UInt8]) throws(StoreError) -> FileVersion {
+        let statement = try database.prepare("SELECT \(Catalog.versionColumns) FROM versions v WHERE v.sequence = ?")
+        try statement.bind([.integer(sequence)])
+        guard try statement.step() else { throw .corrupt("version \(sequence) of \(FileSystem.display(path)) is missing from the catalog") }
+        return try version(from: statement, path: path)
+    }
+
     /// Calls `body` for each entry of the folder's state as of `sequence` (the newest version of each
     /// name at or before it, deletions left out), in bytewise path order, so parents come first.
     /// One query: SQLite builds the paths of the names that have children down the tree (only those,
