@@ -94,6 +94,45 @@ import Glibc
         #expect(try FileSystem.readFile(directory.path(for: "out/empty")).isEmpty)
     }
 
+    /// The walk merges a sorted listing with the directory's records sorted by name: names that sort
+    /// around '/' and around each other ("a", "a.b", "a-b", "A", a non-UTF-8 byte), deletions between
+    /// kept names and at both ends, a new name in the middle, a file turned into a directory, and a
+    /// changed file are each seen for what they are, and the snapshot restores exactly.
+    @Test func theWalkPairsEachEntryWithItsRecordWhateverTheNamesSortAs() throws {
+        let directory = try TemporaryDirectory()
+        try directory.makeDirectory("src")
+        let names = ["A", "a", "a-b", "a.b", "ab", "b", "z", "\u{7F}"]
+        for (index, name) in names.enumerated() { try directory.write([UInt8(index)], to: "src/\(name)") }
+        let odd: [UInt8] = Array(directory.path(for: "src/").utf8) + [0xFF, 0x41]
+        #expect(FileSystem.withCString(odd) { creat($0, 0o644) } >= 0)
+        try Vault.create(at: directory.path(for: "v"))
+        let vault = try Vault(path: directory.path(for: "v"))
+        let first = try Backup(vault: vault).run(directory: directory.path(for: "src"))
+        #expect(first.filesNew == 9)
+
+        for name in ["A", "a.b", "\u{7F}"] { unlink(directory.path(for: "src/\(name)")) }   // first, middle, last
+        try directory.write([42], to: "src/a-a")                                             // new, in the middle
+        unlink(directory.path(for: "src/b"))
+        try directory.makeDirectory("src/b")                                                 // file to directory
+        try directory.write([7, 7], to: "src/b/inner")
+        try directory.write([9, 9, 9], to: "src/ab")                                         // changed
+        let second = try Backup(vault: vault).run(directory: directory.path(for: "src"))
+        #expect(second.filesDeleted == 3, "A, a.b and DEL (b became a directory: a new version of the name)")
+        #expect(second.filesNew == 2, "a-a and b/inner")
+        #expect(second.filesChanged == 1)
+        #expect(second.filesUnchanged == 4, "a, a-b, z and the non-UTF-8 name")
+        let third = try Backup(vault: vault).run(directory: directory.path(for: "src"))
+        #expect(third.filesUnchanged == 7)
+        #expect(third.filesNew + third.filesChanged + third.filesDeleted == 0)
+
+        let (folder, snapshot) = try vault.snapshot(third.snapshot.id)
+        _ = try Restorer(vault: vault).restore(snapshot: snapshot, folder: folder, target: directory.path(for: "out"))
+        let restored = try FileSystem.listDirectory(Array(directory.path(for: "out").utf8))
+        #expect(restored == (["a", "a-a", "a-b", "ab", "b", "z"].map { Array($0.utf8) } + [[0xFF, 0x41]]))
+        #expect(try FileSystem.readFile(directory.path(for: "out/ab")) == [9, 9, 9])
+        #expect(try FileSystem.readFile(directory.path(for: "out/b/inner")) == [7, 7])
+    }
+
     @Test func anEmptiedDirectoryIsNotRecordedAsDeletedUnlessAsked() throws {
         let directory = try TemporaryDirectory()
         try directory.makeDirectory("src")
