@@ -39,14 +39,7 @@ struct FileStatus: Sendable, Equatable {
 
     /// Whether `previous` (the latest recorded version) still describes this entry, so that its
     /// content need not be read again: same type, size, mtime, ctime, inode and mode.
-    func matches(_ previous: FileVersion) -> Bool {
-        !previous.deleted && previous.type == type && previous.size == size && previous.modificationTime == modificationTime
-            && previous.changeTime == changeTime && previous.inode == inode && previous.mode == mode
-            && previous.uid == uid && previous.gid == gid
-    }
-
-    /// `matches(_:)` against the status the walk reads from the catalog, without the whole version.
-    func matches(_ previous: Catalog.RecordedChild) -> Bool {
+    func matches(_ previous: some RecordedStatus) -> Bool {
         !previous.deleted && previous.type == type && previous.size == size && previous.modificationTime == modificationTime
             && previous.changeTime == changeTime && previous.inode == inode && previous.mode == mode
             && previous.uid == uid && previous.gid == gid
@@ -67,3 +60,20 @@ struct FileStatus: Sendable, Equatable {
                     modifiedBy: shortDevice)
     }
 }
+
+/// What `FileStatus.matches` compares an entry with: a recorded version, whole (`FileVersion`) or as
+/// the walk reads it from the catalog (`Catalog.RecordedChild`).
+protocol RecordedStatus {
+    var deleted: Bool { get }
+    var type: EntryType { get }
+    var size: Int64 { get }
+    var modificationTime: Int64 { get }
+    var changeTime: Int64 { get }
+    var inode: UInt64 { get }
+    var mode: UInt32 { get }
+    var uid: UInt32 { get }
+    var gid: UInt32 { get }
+}
+
+extension FileVersion: RecordedStatus {}
+extension Catalog.RecordedChild: RecordedStatus {}
