@@ -65,18 +65,13 @@ extension Catalog {
     }
 
     /// The latest version (deleted or not) of every name directly under `parent` (0: the root),
-    /// whose path is `directory`, keyed by path, with the name's row id: one query per directory.
+    /// whose path is `directory`, keyed by path, with the name's row id: `recordedChildren`, then
+    /// each whole version by its sequence (for a subtree being deleted, and for tests).
     func latestChildren(folder: Int64, parent: Int64, directory: [UInt8]) throws(StoreError) -> [PathKey: (nameID: Int64, version: FileVersion)] {
-        let statement = try database.prepare("""
-            SELECT n.id, n.name, \(Catalog.versionColumns) FROM names n JOIN versions v
-              ON v.sequence = (SELECT max(x.sequence) FROM versions x WHERE x.name = n.id)
-            WHERE n.folder = ? AND n.parent = ?
-            """)
-        try statement.bind([.integer(folder), .integer(parent)])
         var result: [PathKey: (nameID: Int64, version: FileVersion)] = [:]
-        while try statement.step() {
-            let path = statement.withBlob(1) { Catalog.path(in: directory, name: $0) }
-            result[PathKey(path)] = (statement.int64(0), try version(from: statement, first: 2, path: path))
+        for child in try recordedChildren(folder: folder, parent: parent) {
+            let path = child.name.withUnsafeBytes { Catalog.path(in: directory, name: $0) }
+            result[PathKey(path)] = (child.nameID, try version(sequence: child.sequence, path: path))
         }
         return result
     }
