@@ -55,6 +55,10 @@ struct GearScan {
 
     /// Bytes per stripe; a round scans four stripes side by side.
     static let stripe = 2048
+    /// A stretch too short for four full stripes (the one between the minimum and the normal size,
+    /// or the end of a longer one) still runs as one round of four shorter stripes, down to this
+    /// length: priming a stripe costs a window of serial steps, the serial scan about two per byte.
+    static let shortestStripe = 256
     /// The fingerprint's window: older bytes have been shifted out of all 64 bits.
     static let window = 64
 
@@ -64,9 +68,10 @@ struct GearScan {
     /// zero: stripes other than the first begin at least one stripe (≥ `window` bytes) after `start`,
     /// so priming them reads only hashed bytes.
     func firstCut(from start: Int, to end: Int, mask: UInt64, fingerprint: inout UInt64) -> Int? {
-        let stripe = GearScan.stripe
         var round = start
-        while end - round >= 4 * stripe {
+        while true {
+            let stripe = min(GearScan.stripe, (end - round) / 4)
+            if stripe < GearScan.shortestStripe { break }
             // Stripe k covers round + k·stripe ..< round + (k+1)·stripe; stripe 0 goes on from the
             // running fingerprint, the others are primed from the bytes before them.
             var f0 = fingerprint

@@ -7,12 +7,12 @@ import TestSupport
 /// bounds (the pack writer and the reader's buffer are sized from them).
 @Suite("Chunking properties")
 struct ChunkingPropertyTests {
-    /// Sizes sit on and around FastCDC's default minimum (112 KiB) and maximum (512 KiB), plus
+    /// Sizes sit on and around FastCDC's default minimum (127 KiB) and maximum (512 KiB), plus
     /// multi-block random, text and all-zero inputs.
     static let inputs: [GoldenInput] = [
         GoldenInput(name: "1 byte", generator: .random, seed: 21, size: 1),
-        GoldenInput(name: "112 KiB", generator: .random, seed: 22, size: 112 << 10),
-        GoldenInput(name: "112 KiB + 1", generator: .random, seed: 23, size: (112 << 10) + 1),
+        GoldenInput(name: "127 KiB", generator: .random, seed: 22, size: 127 << 10),
+        GoldenInput(name: "127 KiB + 1", generator: .random, seed: 23, size: (127 << 10) + 1),
         GoldenInput(name: "512 KiB", generator: .text, seed: 24, size: 512 << 10),
         GoldenInput(name: "512 KiB + 1", generator: .zeros, seed: 0, size: (512 << 10) + 1),
         GoldenInput(name: "3 MiB random", generator: .random, seed: 25, size: 3 << 20),

@@ -45,6 +45,22 @@ struct GoldenVectorTests {
                             "\(input) \(kind)")
     }
 
+    /// The vectors of an earlier release's defaults, cut with the sizes recorded in that file, through
+    /// both reading paths: the scan may change, where it cuts for those sizes may not.
+    @Test("earlier releases' default sizes cut as those releases did", arguments: GoldenFile.earlierReleases)
+    func earlierRelease(name: String) throws {
+        let golden = try GoldenFile.load(named: name)
+        let parameters = try #require(golden.parameters[ChunkerParameters.Kind.fastcdc.rawValue])
+        try #require(parameters != GoldenFile.parameters(for: .fastcdc), "\(name) holds today's defaults")
+        #expect(golden.entries.contains { $0.fastcdc.count >= 3 }, "\(name) cuts nothing interesting")
+        for entry in golden.entries {
+            let bytes = entry.input.bytes()
+            try #require(SHA256Hasher.hash(bytes).hex == entry.sha256, "the input generator drifted, not the chunker")
+            Chunking.expectSame(Chunking.inMemory(bytes, parameters), entry.fastcdc, "\(name) \(entry.input) in memory")
+            Chunking.expectSame(try Chunking.throughFile(bytes, parameters), entry.fastcdc, "\(name) \(entry.input) through a file")
+        }
+    }
+
     /// Only for a deliberate format change, which must also bump `GearTable.version`
     /// (see Fixtures/chunker/README.md). Checks that both reading paths agree before writing.
     @Test("regenerate the fixture", .enabled(if: GoldenFile.regenerating))

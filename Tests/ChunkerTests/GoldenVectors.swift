@@ -84,19 +84,23 @@ struct GoldenFile: Codable, Equatable, Sendable {
 
     /// `Fixtures/chunker/golden.json`, found from this source file's path: tests run from any
     /// directory, and the fixtures are not bundle resources.
-    static func url(sourceFile: String = #filePath) throws -> URL {
+    static func url(named name: String = "golden.json", sourceFile: String = #filePath) throws -> URL {
         var directory = URL(fileURLWithPath: sourceFile).deletingLastPathComponent()
         while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
             let parent = directory.deletingLastPathComponent()
             guard parent.path != directory.path else { throw CocoaError(.fileNoSuchFile) }
             directory = parent
         }
-        return directory.appendingPathComponent("Fixtures/chunker/golden.json")
+        return directory.appendingPathComponent("Fixtures/chunker/" + name)
     }
 
-    static func load() throws -> GoldenFile {
-        try JSONDecoder().decode(GoldenFile.self, from: Data(contentsOf: url()))
+    static func load(named name: String = "golden.json") throws -> GoldenFile {
+        try JSONDecoder().decode(GoldenFile.self, from: Data(contentsOf: url(named: name)))
     }
+
+    /// Vectors of earlier releases' default sizes, kept when the defaults moved: vaults made then
+    /// recorded those sizes and must go on cutting exactly as those releases did.
+    static let earlierReleases = ["golden-0.3.0.json"]
 
     /// Sorted keys and pretty printing keep the file's diffs readable when it is deliberately redone.
     func write() throws {

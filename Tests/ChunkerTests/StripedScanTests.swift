@@ -24,7 +24,9 @@ struct StripedScanTests {
                 // A start where hashing begins from zero, or one a window or more after it.
                 let origin = Int(generator.next() % UInt64(64 << 10))
                 let start = origin + (generator.next() % 2 == 0 ? 0 : 64 + Int(generator.next() % 9000))
-                let end = min(buffer.count, start + Int(generator.next() % UInt64(400 << 10)))
+                // Long regions, and short ones that run as a single round of short stripes.
+                let length = generator.next() % 2 == 0 ? generator.next() % UInt64(400 << 10) : generator.next() % 12_000
+                let end = min(buffer.count, start + Int(length))
                 let before = Self.fingerprint(buffer, from: origin, to: start)
                 var serial = before, striped = before
                 let expected = scan.serialCut(from: start, to: end, mask: mask, fingerprint: &serial)
@@ -47,6 +49,7 @@ struct StripedScanTests {
         ChunkerParameters(kind: .fastcdc, minimumSize: 2 << 10, normalSize: 16 << 10, maximumSize: 64 << 10),
         ChunkerParameters(kind: .fastcdc, minimumSize: 100, normalSize: 256, maximumSize: 40 << 10),
         ChunkerParameters(kind: .fastcdc, minimumSize: 127 << 10, normalSize: 128 << 10, maximumSize: 300 << 10),
+        ChunkerParameters(kind: .fastcdc, minimumSize: 124 << 10, normalSize: 128 << 10, maximumSize: 512 << 10),
     ])
     func matchesTextbookLoop(input: Int, parameters: ChunkerParameters) {
         let bytes = StripedScanTests.inputs[input].bytes

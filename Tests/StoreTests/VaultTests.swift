@@ -46,7 +46,7 @@ import Glibc
     }
 
     /// Chunker sizes live in each vault's configuration: a vault made with 0.1.0's 64 KiB minimum
-    /// keeps cutting with it after the default moved (to 96 KiB in 0.2.0, 112 KiB in 0.3.0), so its old blocks
+    /// keeps cutting with it after the default moved (to 96 KiB in 0.2.0, 112 KiB in 0.3.0, 127 KiB in 0.4.0), so its old blocks
     /// still deduplicate.
     @Test func aVaultKeepsTheChunkerSizesItWasMadeWith() throws {
         let directory = try TemporaryDirectory()

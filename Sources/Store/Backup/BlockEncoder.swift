@@ -8,7 +8,7 @@ import Glibc
 /// Blocks that zstd cannot shrink are stored raw. With a dictionary, blocks up to `dictionaryLimit`
 /// bytes are compressed with it. Not thread-safe: one per worker.
 final class BlockEncoder {
-    /// Blocks up to this size use the dictionary. Below the chunker's minimum (112 KiB), blocks are
+    /// Blocks up to this size use the dictionary. Below the chunker's minimum (127 KiB), blocks are
     /// whole small files (and tails of larger ones), where a dictionary saves most: measured on the
     /// documentation corpus, 2.6 MB on 72 MB of blocks under 64 KiB, 0.1 MB on 7.8 MB between
     /// 64 and 96 KiB. Larger blocks gain little, and a dictionary costs them nothing either.
