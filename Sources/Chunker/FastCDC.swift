@@ -69,39 +69,51 @@ struct GearScan {
     /// so priming them reads only hashed bytes.
     func firstCut(from start: Int, to end: Int, mask: UInt64, fingerprint: inout UInt64) -> Int? {
         var round = start
-        while true {
-            let stripe = min(GearScan.stripe, (end - round) / 4)
-            if stripe < GearScan.shortestStripe { break }
-            // Stripe k covers round + k·stripe ..< round + (k+1)·stripe; stripe 0 goes on from the
-            // running fingerprint, the others are primed from the bytes before them.
-            var f0 = fingerprint
-            var f1 = primed(at: round + stripe)
-            var f2 = primed(at: round + 2 * stripe)
-            var f3 = primed(at: round + 3 * stripe)
-            let p0 = bytes + round, p1 = p0 + stripe, p2 = p1 + stripe, p3 = p2 + stripe
-            var step = 0
-            while step < stripe {
-                f0 = (f0 &<< 1) &+ gear[Int(p0[step])]
-                f1 = (f1 &<< 1) &+ gear[Int(p1[step])]
-                f2 = (f2 &<< 1) &+ gear[Int(p2[step])]
-                f3 = (f3 &<< 1) &+ gear[Int(p3[step])]
-                step &+= 1
-                if f0 & mask == 0 || f1 & mask == 0 || f2 & mask == 0 || f3 & mask == 0 {
-                    // Rare: some stripe has a cut. The earliest cut is in the lowest stripe that has
-                    // one, so finish the lower stripes byte by byte before believing a higher one.
-                    if f0 & mask == 0 { return round + step }
-                    if let cut = serialCut(from: round + step, to: round + stripe, mask: mask, fingerprint: &f0) { return cut }
-                    if f1 & mask == 0 { return round + stripe + step }
-                    if let cut = serialCut(from: round + stripe + step, to: round + 2 * stripe, mask: mask, fingerprint: &f1) { return cut }
-                    if f2 & mask == 0 { return round + 2 * stripe + step }
-                    if let cut = serialCut(from: round + 2 * stripe + step, to: round + 3 * stripe, mask: mask, fingerprint: &f2) { return cut }
-                    return round + 3 * stripe + step
-                }
-            }
-            fingerprint = f3
+        while end - round >= 4 * GearScan.stripe {
+            // A constant stripe length here lets the compiler address all four stripes from one pointer.
+            if let cut = firstCut(inRoundAt: round, stripe: GearScan.stripe, mask: mask, fingerprint: &fingerprint) { return cut }
+            round += 4 * GearScan.stripe
+        }
+        let stripe = (end - round) / 4
+        if stripe >= GearScan.shortestStripe {
+            if let cut = firstCut(inRoundAt: round, stripe: stripe, mask: mask, fingerprint: &fingerprint) { return cut }
             round += 4 * stripe
         }
         return serialCut(from: round, to: end, mask: mask, fingerprint: &fingerprint)
+    }
+
+    /// One round: four stripes of `stripe` bytes from `round`, side by side. Stripe k covers
+    /// round + k·stripe ..< round + (k+1)·stripe; stripe 0 goes on from the running fingerprint, the
+    /// others are primed from the bytes before them. Without a cut, `fingerprint` leaves as the last
+    /// stripe's.
+    @inline(__always)
+    private func firstCut(inRoundAt round: Int, stripe: Int, mask: UInt64, fingerprint: inout UInt64) -> Int? {
+        var f0 = fingerprint
+        var f1 = primed(at: round + stripe)
+        var f2 = primed(at: round + 2 * stripe)
+        var f3 = primed(at: round + 3 * stripe)
+        let p0 = bytes + round, p1 = p0 + stripe, p2 = p1 + stripe, p3 = p2 + stripe
+        var step = 0
+        while step < stripe {
+            f0 = (f0 &<< 1) &+ gear[Int(p0[step])]
+            f1 = (f1 &<< 1) &+ gear[Int(p1[step])]
+            f2 = (f2 &<< 1) &+ gear[Int(p2[step])]
+            f3 = (f3 &<< 1) &+ gear[Int(p3[step])]
+            step &+= 1
+            if f0 & mask == 0 || f1 & mask == 0 || f2 & mask == 0 || f3 & mask == 0 {
+                // Rare: some stripe has a cut. The earliest cut is in the lowest stripe that has
+                // one, so finish the lower stripes byte by byte before believing a higher one.
+                if f0 & mask == 0 { return round + step }
+                if let cut = serialCut(from: round + step, to: round + stripe, mask: mask, fingerprint: &f0) { return cut }
+                if f1 & mask == 0 { return round + stripe + step }
+                if let cut = serialCut(from: round + stripe + step, to: round + 2 * stripe, mask: mask, fingerprint: &f1) { return cut }
+                if f2 & mask == 0 { return round + 2 * stripe + step }
+                if let cut = serialCut(from: round + 2 * stripe + step, to: round + 3 * stripe, mask: mask, fingerprint: &f2) { return cut }
+                return round + 3 * stripe + step
+            }
+        }
+        fingerprint = f3
+        return nil
     }
 
     /// The byte-by-byte scan: the definition the striped scan must agree with.
