@@ -209,8 +209,8 @@ let sweepOnly = arguments.contains("--sweep-only")
 arguments.removeAll { $0.hasPrefix("--sweep") }
 /// The parameter sets the sweep compares (KiB min/normal/max); `--sets` replaces them.
 var sweepSets: [(Int, Int, Int)] = [
-    (32, 64, 256), (64, 128, 512), (96, 128, 512), (112, 128, 512), (120, 128, 512), (124, 128, 512),
-    (128, 256, 1024), (192, 256, 1024),
+    (32, 64, 256), (64, 128, 512), (96, 128, 512), (112, 128, 512), (120, 128, 512), (127, 128, 512),
+    (128, 256, 1024), (192, 256, 1024), (255, 256, 1024),
 ]
 if let flag = arguments.firstIndex(of: "--sets"), flag + 1 < arguments.count {
     sweepSets = arguments[flag + 1].split(separator: ",").map { set in
