@@ -57,7 +57,8 @@ struct GearScan {
     static let stripe = 2048
     /// A stretch too short for four full stripes (the one between the minimum and the normal size,
     /// or the end of a longer one) still runs as one round of four shorter stripes, down to this
-    /// length: priming a stripe costs a window of serial steps, the serial scan about two per byte.
+    /// length (at least `window`): priming a stripe costs `window` serial steps, and a serial step
+    /// costs about twice a striped one, so shorter stripes would save little.
     static let shortestStripe = 256
     /// The fingerprint's window: older bytes have been shifted out of all 64 bits.
     static let window = 64
