@@ -161,7 +161,8 @@ func sweep(data: [UInt8], sets: [(Int, Int, Int)]) {
         measureInterleaved(raw.count, readers.map { reader in { reader.forEachBlock(in: raw) { sink &+= $0.id.prefix64 } } })
     }
     let compressor = ZstdCompressor(level: 3)
-    let output = UnsafeMutableRawBufferPointer.allocate(byteCount: ZstdCompressor.bound(4 << 20), alignment: 16)
+    let largest = sets.map { $0.2 << 10 }.max() ?? 0
+    let output = UnsafeMutableRawBufferPointer.allocate(byteCount: ZstdCompressor.bound(largest), alignment: 16)
     defer { output.deallocate() }
     for ((minimum, normal, maximum), (reader, rate)) in zip(sets, zip(readers, rates)) {
         // As in a vault: each distinct block is stored (compressed) once.
@@ -191,7 +192,7 @@ func sweep(data: [UInt8], sets: [(Int, Int, Int)]) {
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.isEmpty || arguments.contains("--help") || arguments.contains("-h") {
-    print("usage: blockvault-primitives-bench [--sweep | --sweep-only] FILE...\n       blockvault-primitives-bench --limit [--threads N] PATH...")
+    print("usage: blockvault-primitives-bench [--sweep | --sweep-only [--sets MIN/NORMAL/MAX,...]] FILE...\n       blockvault-primitives-bench --limit [--threads N] PATH...")
     exit(arguments.isEmpty ? 2 : 0)
 }
 if arguments.first == "--limit" {
@@ -215,7 +216,16 @@ var sweepSets: [(Int, Int, Int)] = [
 if let flag = arguments.firstIndex(of: "--sets"), flag + 1 < arguments.count {
     sweepSets = arguments[flag + 1].split(separator: ",").map { set in
         let fields = set.split(separator: "/").compactMap { Int($0) }
-        precondition(fields.count == 3, "--sets takes min/normal/max,... in KiB")
+        func refuse(_ why: String) -> Never {
+            let line = Array("blockvault-primitives-bench: --sets \(set): \(why)\n".utf8)
+            _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            exit(2)
+        }
+        guard fields.count == 3 else { refuse("expected MIN/NORMAL/MAX in KiB") }
+        do {
+            try ChunkerParameters(kind: .fastcdc, minimumSize: fields[0] << 10, normalSize: fields[1] << 10,
+                                  maximumSize: fields[2] << 10).validate()
+        } catch { refuse("\(error)") }
         return (fields[0], fields[1], fields[2])
     }
     arguments.removeSubrange(flag...(flag + 1))
