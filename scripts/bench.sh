@@ -14,6 +14,8 @@
 #   BENCH_TIMEOUT=1800  seconds after which one step (backup, restore) is killed and the run fails
 #   BENCH_SCALE=1       the scale scenario (0 skips it); BENCH_SCALE_FILES=1000000 files,
 #                       BENCH_SCALE_REPS=1 repetitions, BENCH_SCALE_TOOLS="blockvault restic"
+#   BENCH_INDEX=1       block-index lookups in catalogs of 10^6 and 10^7 blocks (quick: 10^5
+#                       and 10^6; 0 skips it)
 #   BENCH_REPLICATION=1 then blockvault push against rsync, both over ssh on loopback
 #                       (scripts/bench-replication.sh; 0 skips it)
 # Everything happens in bench-work/ under the repository root. The corpora are cached there
@@ -126,6 +128,19 @@ if [ "$QUICK" != 1 ]; then
     # How the FastCDC sizes were chosen: dedup after small edits against blocks per GiB and speed.
     heading "FastCDC parameter sweep on the real data (one core)"
     (cd "$WORK" && timeout "$STEP_TIMEOUT" "$PRIMITIVES" --sweep-only "$(basename "$REAL")") | tee -a "$RESULTS"
+fi
+
+# Block index: the catalog point query a backup makes per block, in catalogs of growing size.
+if [ "${BENCH_INDEX:-1}" = 1 ]; then
+    if [ "$QUICK" = 1 ]; then INDEX_SIZES="100000 1000000"; else INDEX_SIZES="1000000 10000000"; fi
+    heading "Block index: Catalog.hasBlock in a catalog of N blocks (one core, catalog in the page cache)"
+    INDEX_DB=$WORK/index-bench.db
+    for blocks in $INDEX_SIZES; do
+        timeout "$STEP_TIMEOUT" "$PRIMITIVES" --index-build "$blocks" "$INDEX_DB" | tee -a "$RESULTS"
+        line=$(/usr/bin/time -f "%M" -o "$WORK/index-bench.rss" timeout "$STEP_TIMEOUT" "$PRIMITIVES" --index-lookup "$blocks" "$INDEX_DB")
+        say "$line; peak RSS of the lookups $(($(cat "$WORK/index-bench.rss") / 1024)) MB"
+        rm -f "$INDEX_DB" "$INDEX_DB-wal" "$INDEX_DB-shm" "$WORK/index-bench.rss"
+    done
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // With --sweep it also compares FastCDC parameter sets for dedup of an edited copy (--sweep-only: just that).
 // With --limit [--threads N] PATH... it measures the machine's limit for a backup of PATH (files, or
 // directories walked recursively): SHA-256 plus zstd level 3 of every block, on N threads (default 2).
+// With --index-build / --index-lookup N CATALOG it times block-index lookups in a catalog of N blocks.
 import Chunker
 import Store
 #if canImport(Glibc)
@@ -192,8 +193,12 @@ func sweep(data: [UInt8], sets: [(Int, Int, Int)]) {
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.isEmpty || arguments.contains("--help") || arguments.contains("-h") {
-    print("usage: blockvault-primitives-bench [--sweep | --sweep-only [--sets MIN/NORMAL/MAX,...]] FILE...\n       blockvault-primitives-bench --limit [--threads N] PATH...")
+    print("usage: blockvault-primitives-bench [--sweep | --sweep-only [--sets MIN/NORMAL/MAX,...]] FILE...\n       blockvault-primitives-bench --limit [--threads N] PATH...\n       blockvault-primitives-bench --index-build N CATALOG | --index-lookup N CATALOG")
     exit(arguments.isEmpty ? 2 : 0)
+}
+if arguments.first == "--index-build" || arguments.first == "--index-lookup" {
+    indexBench(arguments: arguments)
+    exit(0)
 }
 if arguments.first == "--limit" {
     arguments.removeFirst()
