@@ -85,6 +85,9 @@ public struct BlockID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// The first 8 digest bytes as a big-endian integer: a cheap, well-spread key for sharding.
     @inlinable public var prefix64: UInt64 { w0 }
+    /// The last 8 digest bytes as a big-endian integer: independent of `prefix64` (both are SHA-256
+    /// output), so the two make the pair of hashes a Bloom filter probes with.
+    @inlinable public var suffix64: UInt64 { w3 }
 
     public var description: String { hex }
 

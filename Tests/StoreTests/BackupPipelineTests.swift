@@ -172,6 +172,53 @@ import Glibc
         #expect(index.allRecorded([a, b, c]))
     }
 
+    /// Once the committer commits the transaction recording a pack, its blocks leave the index's
+    /// session set and the catalog answers for them: `.stored`, not `.session`, and never `.mine`
+    /// again. In a vault that started empty the catalog is asked only about blocks in the filter of
+    /// committed blocks, so a block the session let go without the catalog having it is claimed anew
+    /// (what shows it was let go).
+    @Test func committedBlocksLeaveTheSessionForTheCatalog() throws {
+        let directory = try TemporaryDirectory()
+        try Vault.create(at: directory.path(for: "v"))
+        let vault = try Vault(path: directory.path(for: "v"))
+        let (a, b, c) = (SHA256Hasher.hash([1]), SHA256Hasher.hash([2]), SHA256Hasher.hash([3]))
+        let index = try BlockIndex(catalogPath: vault.catalogPath)
+        let lookup = try index.makeLookup()
+        for id in [a, b, c] { #expect(try index.claim(id, lookup: lookup) == .mine) }
+
+        let sealed = SealedPackList()
+        let writer = PackWriter(kind: .data, storage: vault.storage) { sealed.append($0) }
+        for (id, byte) in [(a, UInt8(1)), (b, UInt8(2))] {
+            try [byte].withUnsafeBytes { try writer.append(id: id, stored: $0, rawLength: 1, encoding: .raw) }
+        }
+        try writer.flush()
+        let packs = sealed.take()
+        try vault.catalog.transaction { for pack in packs { try vault.catalog.insertPack(pack) } }
+        index.recorded([a, b])
+        #expect(try index.claim(a, lookup: lookup) == .session, "recorded in a transaction not yet committed")
+
+        index.committed([a, b, c])   // c is not in the catalog: only to show the session let it go
+        #expect(try index.claim(a, lookup: lookup) == .stored)
+        #expect(try index.claim(b, lookup: lookup) == .stored)
+        #expect(try index.claim(c, lookup: lookup) == .mine, "let go by the session, unknown to the catalog")
+        #expect(try index.claim(c, lookup: lookup) == .session)
+        #expect(try index.claim(SHA256Hasher.hash([4]), lookup: lookup) == .mine)
+    }
+
+    /// The filter answers "maybe" for every block inserted, across several of its layers, and
+    /// "maybe" wrongly for few of the others.
+    @Test func theBlockFilterKeepsEveryBlockAndFewFalsePositives() {
+        var filter = BlockFilter()
+        #expect(!filter.mayContain(SHA256Hasher.hash([0])))
+        let inserted = (0..<300_000).map { SHA256Hasher.hash(withUnsafeBytes(of: UInt64($0)) { Array($0) }) }
+        for id in inserted { filter.insert(id) }
+        #expect(filter.count == inserted.count)
+        #expect(inserted.allSatisfy { filter.mayContain($0) })
+        let others = (300_000..<400_000).map { SHA256Hasher.hash(withUnsafeBytes(of: UInt64($0)) { Array($0) }) }
+        let wrong = others.filter { filter.mayContain($0) }.count
+        #expect(wrong < 1000, "\(wrong) of 100,000 absent blocks answered maybe")   // three layers, each about 0.3%
+    }
+
     // MARK: metadata stream
 
     /// Records describing versions of an open transaction stay in memory: nothing reaches the packs

@@ -37,6 +37,8 @@ final class CatalogCommitter: @unchecked Sendable {
     private var failure: Error?
     private let done = DispatchSemaphore(value: 0)
     private(set) var recorded = 0
+    /// Blocks of the packs recorded in the open transaction, let go by `blocks` once it commits.
+    private var blocksInTransaction: [BlockID] = []
 
     /// Describes every recorded version in metadata records as the backup goes.
     let metadata: MetadataStream?
@@ -93,6 +95,8 @@ final class CatalogCommitter: @unchecked Sendable {
                 let now = FileSystem.monotonicSeconds()
                 if open && (finished || applied >= 20000 || now - lastCommit >= 2.0) {
                     try database.execute("COMMIT")
+                    blocks.committed(blocksInTransaction)
+                    blocksInTransaction.removeAll(keepingCapacity: true)
                     try metadata?.committed()
                     open = false
                     applied = 0
@@ -116,6 +120,7 @@ final class CatalogCommitter: @unchecked Sendable {
         case .pack(let pack):
             try catalog.insertPack(pack)
             blocks.recorded(pack.entries.lazy.map(\.id))
+            blocksInTransaction.append(contentsOf: pack.entries.lazy.map(\.id))
             var stillWaiting: [PendingVersion] = []
             for pending in waiting {
                 if isReady(pending) { try record(pending) } else { stillWaiting.append(pending) }

@@ -312,9 +312,16 @@ public final class Catalog {
                          encoding: encoding)
     }
 
-    /// Whether the catalog knows any block at all.
-    public func hasAnyBlock() throws(StoreError) -> Bool {
-        try database.scalar("SELECT EXISTS (SELECT 1 FROM blocks)") == 1
+    /// Every block the catalog knows when they are at most `limit`; nil when there are more.
+    public func allBlocks(ifAtMost limit: Int) throws(StoreError) -> [BlockID]? {
+        let statement = try database.prepare("SELECT hash FROM blocks LIMIT ?")
+        try statement.bind(Int64(limit + 1), at: 1)
+        var ids: [BlockID] = []
+        while try statement.step() {
+            guard let id = statement.blockID(0) else { throw .corrupt("a block row has a hash that is not 32 bytes") }
+            ids.append(id)
+        }
+        return ids.count <= limit ? ids : nil
     }
 
     public func hasBlock(_ id: BlockID) throws(StoreError) -> Bool {
