@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,11 +43,48 @@ struct DictionarySampler {
     }
 
     /// At least `minimum` bytes of samples, or nil when the tree has too few small compressible files.
+    /// The descents run on one thread a core, each with its share of the budget, the descents and
+    /// the fruitless run; they share the directory listings and the files taken. On two cores the
+    /// dictionary phase of the 10^6-file tree's first backup went from 0.93 to 0.44 s (medians of 5),
+    /// the documentation tree's from 0.15 to 0.13 s, for vaults of the same size.
     func collect() -> Samples? {
+        let threads = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
+        let shared = Shared()
+        let deadline = FileSystem.monotonicSeconds() + DictionarySampler.maximumSeconds
+        let found = Mutex<[Samples]>([])
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            let samples = descend(budget: DictionarySampler.budget / threads, descents: DictionarySampler.maximumDescents / threads,
+                                  fruitless: DictionarySampler.maximumFruitlessDescents / threads, deadline: deadline, shared: shared)
+            found.withLock { $0.append(samples) }
+        }
         var samples = Samples()
-        samples.bytes.reserveCapacity(DictionarySampler.budget + DictionarySampler.fileLimit)
-        var listings: [[UInt8]: [[UInt8]]] = [:]   // by path relative to the root
-        var taken = Set<[UInt8]>()
+        samples.bytes.reserveCapacity(DictionarySampler.budget + threads * DictionarySampler.fileLimit)
+        for part in found.withLock({ $0 }) {
+            samples.bytes.append(contentsOf: part.bytes)
+            samples.sizes.append(contentsOf: part.sizes)
+        }
+        return samples.bytes.count >= DictionarySampler.minimum ? samples : nil
+    }
+
+    /// What the descending threads share: directory listings (by path relative to the root, in the
+    /// file system's order: a random pick needs no sorting) and the files taken as samples.
+    private final class Shared: Sendable {
+        let listings = Mutex<[[UInt8]: [[UInt8]]]>([:])
+        let taken = Mutex<Set<[UInt8]>>([])
+
+        func listing(_ directory: [UInt8], of sampler: DictionarySampler) -> [[UInt8]] {
+            if let known = listings.withLock({ $0[directory] }) { return known }
+            let names = (try? FileSystem.listDirectory(sampler.fullPath(directory), sorted: false)) ?? []
+            listings.withLock { $0[directory] = names }
+            return names
+        }
+    }
+
+    /// One thread's descents: samples until `budget` bytes, `descents` descents, `fruitless`
+    /// descents in a row that found nothing, or the deadline.
+    private func descend(budget: Int, descents: Int, fruitless: Int, deadline: Double, shared: Shared) -> Samples {
+        var samples = Samples()
+        samples.bytes.reserveCapacity(budget + DictionarySampler.fileLimit)
         let compressor = ZstdCompressor(level: 1)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: DictionarySampler.fileLimit, alignment: 16)
         let output = UnsafeMutableRawBufferPointer.allocate(byteCount: ZstdCompressor.bound(DictionarySampler.fileLimit), alignment: 16)
@@ -53,16 +92,14 @@ struct DictionarySampler {
             buffer.deallocate()
             output.deallocate()
         }
-        let deadline = FileSystem.monotonicSeconds() + DictionarySampler.maximumSeconds
         var random = SystemRandomNumberGenerator()
         var lastFruitful = 0
-        for descent in 0..<DictionarySampler.maximumDescents where samples.bytes.count < DictionarySampler.budget {
-            if descent - lastFruitful > DictionarySampler.maximumFruitlessDescents { break }
+        for descent in 0..<descents where samples.bytes.count < budget {
+            if descent - lastFruitful > fruitless { break }
             if descent % 64 == 63 && FileSystem.monotonicSeconds() > deadline { break }
             var directory: [UInt8] = []
             for _ in 0..<256 {
-                if listings[directory] == nil { listings[directory] = (try? FileSystem.listDirectory(fullPath(directory))) ?? [] }
-                guard let name = listings[directory]!.randomElement(using: &random) else { break }
+                guard let name = shared.listing(directory, of: self).randomElement(using: &random) else { break }
                 let path = directory.isEmpty ? name : directory + [UInt8(ascii: "/")] + name
                 guard !options.excludes(path: path, name: name), let status = FileSystem.lstat(fullPath(path)) else { break }
                 if status.st_mode & S_IFMT == S_IFDIR {
@@ -70,7 +107,8 @@ struct DictionarySampler {
                     continue
                 }
                 if status.st_mode & S_IFMT == S_IFREG, status.st_size >= 64, status.st_size <= DictionarySampler.fileLimit,
-                   !DictionarySampler.isCompressedFormat(name), taken.insert(path).inserted, let length = read(fullPath(path), into: buffer), length >= 64 {
+                   !DictionarySampler.isCompressedFormat(name), shared.taken.withLock({ $0.insert(path).inserted }),
+                   let length = read(fullPath(path), into: buffer), length >= 64 {
                     let plain = UnsafeRawBufferPointer(rebasing: buffer[0..<length])
                     if let compressed = compressor.compress(plain, into: output), compressed * 10 < length * 9 {
                         samples.bytes.append(contentsOf: plain)
@@ -81,7 +119,7 @@ struct DictionarySampler {
                 break
             }
         }
-        return samples.bytes.count >= DictionarySampler.minimum ? samples : nil
+        return samples
     }
 
     /// Names of formats that are compressed already (a quarter of the documentation corpus's small

@@ -23,8 +23,9 @@ enum FileSystem {
         return result == 0 ? status : nil
     }
 
-    /// The names in a directory, excluding `.` and `..`, sorted bytewise.
-    static func listDirectory(_ path: [UInt8]) throws(StoreError) -> [[UInt8]] {
+    /// The names in a directory, excluding `.` and `..`, sorted bytewise unless `sorted` is false
+    /// (then in the order the file system gives them).
+    static func listDirectory(_ path: [UInt8], sorted: Bool = true) throws(StoreError) -> [[UInt8]] {
         guard let directory = withCString(path, { opendir($0) }) else {
             throw .system("cannot list", display(path))
         }
@@ -44,7 +45,7 @@ enum FileSystem {
             if name == [0x2E] || name == [0x2E, 0x2E] { continue }
             names.append(name)
         }
-        names.sort(by: bytewiseLess)
+        if sorted { names.sort(by: bytewiseLess) }
         return names
     }
 
