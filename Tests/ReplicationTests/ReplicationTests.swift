@@ -107,7 +107,7 @@ final class HostileSource: ReplicationSource {
     }
 
     /// Each lie is refused, and nothing of it is stored: the replica has no versions and no packs.
-    @Test(arguments: ["wrong bytes", "inflating frame", "oversized declaration"])
+    @Test(arguments: ["wrong bytes", "inflating frame", "oversized declaration", "part of a shared frame"])
     func aLyingSenderIsRefusedAndNothingIsStored(lie: String) throws {
         let pair = try Pair()
         let source = HostileSource(VaultSource(vault: pair.master)) { block in
@@ -124,6 +124,9 @@ final class HostileSource: ReplicationSource {
                 block.bytes = Array(output[0..<length])
                 block.encoding = .zstd
                 block.rawLength = 1000
+            case "part of a shared frame":
+                // A frame a pack could not locate the block in: a peer sends every block alone.
+                block.encoding = .zstdShared
             default:
                 block.rawLength = PackFormat.maximumBlockSize + 1
             }

@@ -39,8 +39,8 @@ public final class VaultSource: ReplicationSource {
         guard let location = try vault.catalog.location(of: id) else {
             throw StoreError.corrupt("the peer asked for block \(id), which this vault lacks; run 'blockvault check'")
         }
-        let stored = try reader.readStored(location)
-        return Message.StoredBlock(id: id, encoding: location.entry.encoding, rawLength: location.entry.rawLength, bytes: Array(stored))
+        let (stored, encoding) = try reader.readAlone(location, level: vault.configuration.compression.level)
+        return Message.StoredBlock(id: id, encoding: encoding, rawLength: location.entry.rawLength, bytes: Array(stored))
     }
 
     public func dictionaries(excluding: Set<UInt32>) throws -> [Message.StoredDictionary] {

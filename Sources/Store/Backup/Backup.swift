@@ -49,6 +49,8 @@ public final class Backup {
             throw StoreError.invalidArgument("\(directory) is not a directory")
         }
 
+        // Large files' new blocks share zstd frames, which older builds cannot read.
+        try Vault.raiseFormat(at: vault.path, to: VaultConfiguration.sharedFrameFormat)
         // Trained (and recorded) here when the vault has none, before any block is compressed.
         let dictionary = try dictionaryForBackup(root: root)
         phase("dictionary")
@@ -78,7 +80,8 @@ public final class Backup {
         let lookups = try (0..<workerCount).map { _ in try index.makeLookup() }
 
         committer.start()
-        let compression = CompressionStage(threads: options.workers > 0 ? options.workers : cores, level: configuration.compression.level,
+        let compression = CompressionStage(threads: options.workers > 0 ? options.workers : cores, workers: workerCount,
+                                           level: configuration.compression.level,
                                            dictionary: dictionary, packs: packs, progress: progress)
         let group = DispatchGroup()
         for lookup in lookups {

@@ -25,7 +25,7 @@ final class BackupWorker {
     private let index: BlockIndex
     private let lookup: BlockIndex.Lookup
     private let packs: PackWriter
-    private let compression: CompressionStage
+    private let frames: CompressionStage.Frames
     private let progress: BackupProgress
     private let shortDevice: UInt64
     /// How often a file that changes while it is read is read again before it is reported.
@@ -46,7 +46,7 @@ final class BackupWorker {
         self.index = index
         self.lookup = lookup
         self.packs = packs
-        self.compression = compression
+        frames = compression.frames()
         self.progress = progress
         self.shortDevice = shortDevice
     }
@@ -97,7 +97,7 @@ final class BackupWorker {
                         dependencies.append(block.id)
                         progress.bytesAdded.add(Int64(block.length), ordering: .relaxed)
                     case .mine where block.length >= BackupWorker.handOverSize:
-                        try compression.submit(id: block.id, bytes: block.bytes)
+                        try frames.add(id: block.id, bytes: block.bytes)
                         dependencies.append(block.id)
                     case .mine:
                         let (stored, encoding) = try encoder.encode(block.bytes, id: block.id)
@@ -107,7 +107,10 @@ final class BackupWorker {
                     }
                     progress.bytesHashed.add(Int64(block.length), ordering: .relaxed)
                 }
+                try frames.finish()
             } catch let error as ChunkerError {
+                // The blocks claimed before the failure must still be stored.
+                try frames.finish()
                 return .failed("\(display): \(error)")
             } catch let error as StoreError {
                 throw error

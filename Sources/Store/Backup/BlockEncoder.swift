@@ -15,6 +15,7 @@ final class BlockEncoder {
     static let dictionaryLimit = 128 << 10
 
     private let compressor: ZstdCompressor
+    var level: Int32 { compressor.level }
     private let decompressor = ZstdDecompressor()
     private let dictionaryCompressor: ZstdCompressor?
     private var output: UnsafeMutableRawBufferPointer
@@ -101,17 +102,27 @@ final class BlockEncoder {
 
     private func encode(_ plain: UnsafeRawBufferPointer, id: BlockID, with compressor: ZstdCompressor,
                         as encoding: PackFormat.Encoding) throws(StoreError) -> (bytes: UnsafeRawBufferPointer, encoding: PackFormat.Encoding) {
+        guard let compressed = try compress(plain, with: compressor, naming: "block \(id)") else { return (plain, .raw) }
+        return (compressed, encoding)
+    }
+
+    /// One zstd frame (no dictionary) of several blocks' plaintext, one after another; nil when
+    /// compression does not shrink it (the blocks are then stored raw). Valid until the next call.
+    func encodeFrame(_ plain: UnsafeRawBufferPointer, firstBlock: BlockID) throws(StoreError) -> UnsafeRawBufferPointer? {
+        try compress(plain, with: compressor, naming: "the frame starting with block \(firstBlock)")
+    }
+
+    /// `plain` compressed and proven to decompress back to it; nil when it does not get smaller.
+    private func compress(_ plain: UnsafeRawBufferPointer, with compressor: ZstdCompressor, naming what: @autoclosure () -> String) throws(StoreError) -> UnsafeRawBufferPointer? {
         BlockEncoder.ensure(&output, ZstdCompressor.bound(plain.count))
-        guard let length = compressor.compress(plain, into: output), length < plain.count else {
-            return (plain, .raw)
-        }
+        guard let length = compressor.compress(plain, into: output), length < plain.count else { return nil }
         let compressed = UnsafeRawBufferPointer(rebasing: output[0..<length])
         BlockEncoder.ensure(&check, plain.count)
         let roundTrip = UnsafeMutableRawBufferPointer(rebasing: check[0..<plain.count])
         guard decompressor.decompress(compressed, into: roundTrip, dictionary: compressor.dictionary),
               plain.count == 0 || memcmp(roundTrip.baseAddress!, plain.baseAddress!, plain.count) == 0 else {
-            throw .corrupt("zstd round trip of block \(id) failed; refusing to store it")
+            throw .corrupt("zstd round trip of \(what()) failed; refusing to store it")
         }
-        return (compressed, encoding)
+        return compressed
     }
 }

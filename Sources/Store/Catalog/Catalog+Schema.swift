@@ -12,7 +12,7 @@ extension Catalog {
                        size INTEGER NOT NULL, blocks INTEGER NOT NULL) STRICT;
     CREATE TABLE blocks(hash BLOB PRIMARY KEY, pack INTEGER NOT NULL, offset INTEGER NOT NULL,
                         stored_length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
-                        encoding INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+                        encoding INTEGER NOT NULL, skip INTEGER NOT NULL DEFAULT 0) STRICT, WITHOUT ROWID;
     CREATE TABLE snapshots(id INTEGER PRIMARY KEY, snapshot_id TEXT NOT NULL UNIQUE, folder INTEGER NOT NULL,
                            time_ns INTEGER NOT NULL, host TEXT NOT NULL, tags TEXT NOT NULL,
                            sequence INTEGER NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,
@@ -64,6 +64,8 @@ extension Catalog {
             try database.execute("CREATE TABLE settings_text(key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;")
         case 4:
             try migrateToCompactNamesAndVersions(database)
+        case 5:   // blocks inside a zstd frame shared with their neighbours (pack encoding 3).
+            try database.execute("ALTER TABLE blocks ADD COLUMN skip INTEGER NOT NULL DEFAULT 0;")
         default:
             throw .invalidVault("no migration from catalog schema \(version)")
         }

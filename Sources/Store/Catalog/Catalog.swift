@@ -6,7 +6,7 @@ import Chunker
 /// Not thread-safe: each thread opens its own `Catalog` on the same file (WAL lets readers run beside
 /// the one writer). Write methods expect to run inside `transaction`.
 public final class Catalog {
-    public static let schemaVersion: Int64 = 5
+    public static let schemaVersion: Int64 = 6
     public let database: Database
     /// Maps the catalog's device rows to short device ids and back (see `DeviceTable`).
     var devices = DeviceTable()
@@ -184,8 +184,8 @@ public final class Catalog {
                   .integer(Int64(pack.entries.count))])
         let packID = database.lastInsertRowID
         let insert = try database.prepare("""
-            INSERT OR \(replacingLocations ? "REPLACE" : "IGNORE") INTO blocks(hash, pack, offset, stored_length, raw_length, encoding)
-            VALUES(?, ?, ?, ?, ?, ?)
+            INSERT OR \(replacingLocations ? "REPLACE" : "IGNORE") INTO blocks(hash, pack, offset, stored_length, raw_length, encoding, skip)
+            VALUES(?, ?, ?, ?, ?, ?, ?)
             """)
         for entry in pack.entries {
             try insert.bind(entry.id, at: 1)
@@ -194,6 +194,7 @@ public final class Catalog {
             try insert.bind(entry.storedLength, at: 4)
             try insert.bind(entry.rawLength, at: 5)
             try insert.bind(Int(entry.encoding.rawValue), at: 6)
+            try insert.bind(entry.skip, at: 7)
             try insert.step()
         }
     }
@@ -271,7 +272,7 @@ public final class Catalog {
     /// The catalog's entries for one pack, keyed by block. The block table is keyed by hash, so this
     /// reads all of it: to visit many packs, use `forEachPackEntries`.
     public func entries(ofPack packID: Int64) throws(StoreError) -> [BlockID: PackEntry] {
-        let statement = try database.prepare("SELECT hash, offset, stored_length, raw_length, encoding FROM blocks WHERE pack = ?")
+        let statement = try database.prepare("SELECT hash, offset, stored_length, raw_length, encoding, skip FROM blocks WHERE pack = ?")
         try statement.bind([.integer(packID)])
         var result: [BlockID: PackEntry] = [:]
         while try statement.step() {
@@ -286,7 +287,7 @@ public final class Catalog {
     /// block rows are not visited; with `only`, other packs are skipped.
     public func forEachPackEntries(only: Set<Int64>? = nil, _ body: (Int64, [BlockID: PackEntry]) throws -> Void) throws {
         let statement = try database.prepare("""
-            SELECT pack, hash, offset, stored_length, raw_length, encoding FROM blocks ORDER BY pack
+            SELECT pack, hash, offset, stored_length, raw_length, encoding, skip FROM blocks ORDER BY pack
             """)
         var current: Int64?
         var entries: [BlockID: PackEntry] = [:]
@@ -304,12 +305,12 @@ public final class Catalog {
         if let current { try body(current, entries) }
     }
 
-    /// Decodes hash, offset, stored length, raw length and encoding, starting at column `first`.
+    /// Decodes hash, offset, stored length, raw length, encoding and skip, starting at column `first`.
     static func packEntry(from row: Statement, first: Int) throws(StoreError) -> PackEntry {
         guard let id = row.blockID(first) else { throw .corrupt("a block row has a hash that is not 32 bytes") }
         let encoding = PackFormat.Encoding(rawValue: UInt8(truncatingIfNeeded: row.int(first + 4))) ?? .raw
         return PackEntry(id: id, offset: row.int(first + 1), storedLength: row.int(first + 2), rawLength: row.int(first + 3),
-                         encoding: encoding)
+                         encoding: encoding, skip: row.int(first + 5))
     }
 
     /// Every block the catalog knows when they are at most `limit`; nil when there are more.
@@ -335,7 +336,7 @@ public final class Catalog {
     /// Where a block is stored, or nil when the catalog does not know it.
     public func location(of id: BlockID) throws(StoreError) -> BlockLocation? {
         let statement = try database.prepare("""
-            SELECT p.name, b.offset, b.stored_length, b.raw_length, b.encoding FROM blocks b JOIN packs p ON p.id = b.pack
+            SELECT p.name, b.offset, b.stored_length, b.raw_length, b.encoding, b.skip FROM blocks b JOIN packs p ON p.id = b.pack
             WHERE b.hash = ?
             """)
         try statement.bind(id, at: 1)
@@ -344,7 +345,8 @@ public final class Catalog {
             throw .corrupt("block \(id) has an unknown encoding in the catalog")
         }
         let location = BlockLocation(pack: statement.text(0), entry: PackEntry(
-            id: id, offset: statement.int(1), storedLength: statement.int(2), rawLength: statement.int(3), encoding: encoding))
+            id: id, offset: statement.int(1), storedLength: statement.int(2), rawLength: statement.int(3), encoding: encoding,
+            skip: statement.int(5)))
         try statement.step()
         return location
     }

@@ -227,7 +227,7 @@ final class PackVerifier {
             }
             for entry in entries {
                 outcome.blocks += 1
-                if referenced.contains(entry.id), let failure = verifyBlock(entry) {
+                if referenced.contains(entry.id), let failure = verifyBlock(entry, in: name) {
                     switch failure {
                     case .missingDictionary(_, let why): outcome.damaged[entry.id] = "pack \(name): it needs \(why)"
                     case .undecodable, .mismatch: outcome.damaged[entry.id] = "pack \(name): its bytes do not match its hash"
@@ -241,11 +241,12 @@ final class PackVerifier {
     }
 
     /// Why the block does not decode to its ID, or nil when it does.
-    private func verifyBlock(_ entry: PackEntry) -> BlockDecodingFailure? {
+    private func verifyBlock(_ entry: PackEntry, in pack: String) -> BlockDecodingFailure? {
         buffer.withUnsafeBytes { raw -> BlockDecodingFailure? in
             let stored = UnsafeRawBufferPointer(rebasing: raw[entry.offset..<entry.offset + entry.storedLength])
             do throws(BlockDecodingFailure) {
-                _ = try decoder.decode(stored, encoding: entry.encoding, rawLength: entry.rawLength, id: entry.id)
+                _ = try decoder.decode(stored, encoding: entry.encoding, rawLength: entry.rawLength, id: entry.id,
+                                       skip: entry.skip, key: FrameKey(pack: pack, offset: entry.offset))
                 return nil
             } catch {
                 return error

@@ -58,6 +58,28 @@ public final class PackWriter: Sendable {
     /// pack's file cannot be written, that pack is discarded (none of its blocks was recorded yet)
     /// and the error thrown.
     public func append(id: BlockID, stored: UnsafeRawBufferPointer, rawLength: Int, encoding: PackFormat.Encoding) throws(StoreError) {
+        try append(stored) { offset in [PackEntry(id: id, offset: offset, storedLength: stored.count, rawLength: rawLength, encoding: encoding)] }
+    }
+
+    /// Adds one zstd frame that holds several blocks: each gets an entry (`.zstdShared`) that
+    /// locates the frame and where in its plaintext the block starts (`skip`).
+    public func appendFrame(stored: UnsafeRawBufferPointer, blocks: [(id: BlockID, rawLength: Int, skip: Int)]) throws(StoreError) {
+        try append(stored) { offset in
+            blocks.map { PackEntry(id: $0.id, offset: offset, storedLength: stored.count, rawLength: $0.rawLength, encoding: .zstdShared, skip: $0.skip) }
+        }
+    }
+
+    /// Adds one zstd frame of several blocks that lie one after another in its plaintext.
+    public func appendFrame(stored: UnsafeRawBufferPointer, consecutive blocks: [(id: BlockID, rawLength: Int)]) throws(StoreError) {
+        var skip = 0
+        try appendFrame(stored: stored, blocks: blocks.map { block in
+            defer { skip += block.rawLength }
+            return (block.id, block.rawLength, skip)
+        })
+    }
+
+    /// Appends `stored` with the entries `entries(offset)` makes for it.
+    private func append(_ stored: UnsafeRawBufferPointer, entries: (Int) -> [PackEntry]) throws(StoreError) {
         if let failure = sealFailure.withLock({ $0 }) { throw failure }
         let full: OpenPack? = try open.withLock { (pack: inout OpenPack) throws(StoreError) -> OpenPack? in
             do throws(StoreError) {
@@ -68,8 +90,7 @@ public final class PackWriter: Sendable {
                     try file.append(bytes: PackFormat.header)
                 }
                 let file = pack.file!
-                pack.entries.append(PackEntry(id: id, offset: file.size, storedLength: stored.count,
-                                              rawLength: rawLength, encoding: encoding))
+                pack.entries.append(contentsOf: entries(file.size))
                 try file.append(stored)
                 guard file.size >= targetSize else { return nil }
             } catch {

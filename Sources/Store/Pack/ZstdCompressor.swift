@@ -68,6 +68,13 @@ public final class ZstdDecompressor {
 
     deinit { ZSTD_freeDCtx(context) }
 
+    /// The plaintext size a frame declares in its header; nil when it declares none or is damaged.
+    public static func declaredSize(_ source: UnsafeRawBufferPointer) -> Int? {
+        let declared = ZSTD_getFrameContentSize(source.baseAddress, source.count)
+        guard declared != ZSTD_CONTENTSIZE_UNKNOWN, declared != ZSTD_CONTENTSIZE_ERROR, declared <= UInt64(Int.max) else { return nil }
+        return Int(declared)
+    }
+
     /// Decompresses one frame into exactly `destination.count` bytes. Returns false when the frame is
     /// damaged, declares another size, does not fill the destination exactly, or needs a dictionary
     /// other than `dictionary` (or one when none is given).

@@ -74,6 +74,8 @@ public final class ReplicaWriter {
         guard rawLength >= 0, rawLength <= PackFormat.maximumBlockSize, stored.count <= PackFormat.maximumBlockSize else {
             throw StoreError.corrupt("block \(id) from the peer declares \(rawLength) bytes, more than a block may have")
         }
+        // A peer sends every block alone; a part of a frame could not be located in a pack.
+        guard encoding != .zstdShared else { throw StoreError.corrupt("block \(id) from the peer is not encoded alone") }
         do {
             _ = try decoder.decode(stored, encoding: encoding, rawLength: rawLength, id: id)
         } catch .undecodable {

@@ -4,7 +4,8 @@ import Glibc
 #endif
 
 /// Turns restore jobs into plaintext on one thread: reads the blocks a job needs in pack order,
-/// neighbouring blocks in one call, and decodes and verifies each straight into its place in the
+/// neighbouring blocks in one call (the blocks of a shared frame, which sort together, decode it
+/// once), and decodes and verifies each straight into its place in the
 /// job's buffer (its files one after another), ready for the `RestoreWriter`. Scratch space is
 /// reused from job to job. Not thread-safe: one per thread.
 final class RestoreDecoder {
@@ -74,6 +75,11 @@ final class RestoreDecoder {
             var last = next
             while last + 1 < toRead.count {
                 let candidate = blocks[toRead[last + 1]]
+                let previous = blocks[toRead[last]]
+                if candidate.pack == previous.pack && candidate.entry.offset == previous.entry.offset {   // the same shared frame
+                    last += 1
+                    continue
+                }
                 guard candidate.pack == first.pack, candidate.entry.offset >= end, candidate.entry.offset - end <= RestoreDecoder.readGap,
                       candidate.entry.offset + candidate.entry.storedLength - first.entry.offset <= RestoreDecoder.readLimit else { break }
                 end = candidate.entry.offset + candidate.entry.storedLength
@@ -100,7 +106,8 @@ final class RestoreDecoder {
             let source = UnsafeRawBufferPointer(rebasing: stored[(entry.offset - offset)..<(entry.offset - offset + entry.storedLength)])
             let target = UnsafeMutableRawBufferPointer(rebasing: plain[starts[index]..<starts[index] + entry.rawLength])
             do {
-                try decoder.decode(source, encoding: entry.encoding, id: entry.id, into: target)
+                try decoder.decode(source, encoding: entry.encoding, id: entry.id, into: target,
+                                   skip: entry.skip, key: FrameKey(pack: pack, offset: entry.offset))
             } catch {
                 throw RestoreDecoder.naming(job.pieces[owners[index]].file, PackReader.failure(error, of: entry, in: pack))
             }

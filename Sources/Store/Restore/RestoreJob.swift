@@ -39,13 +39,16 @@ struct RestoreJobBuilder {
     private var open = RestoreJob()
     private var nextSequence = 0
 
-    /// The ranges of `locations` that become separate pieces: about `jobBytes` of plaintext each.
+    /// The ranges of `locations` that become separate pieces: about `jobBytes` of plaintext each,
+    /// never cut inside a shared frame (two pieces would decode it twice).
     static func pieces(of locations: [BlockLocation]) -> [Range<Int>] {
         var pieces: [Range<Int>] = []
         var start = 0
         var bytes = 0
         for (index, location) in locations.enumerated() {
-            if bytes > 0 && bytes + location.entry.rawLength > jobBytes {
+            let sameFrame = index > 0 && location.entry.isShared && locations[index - 1].pack == location.pack
+                && locations[index - 1].entry.offset == location.entry.offset
+            if bytes > 0 && bytes + location.entry.rawLength > jobBytes && !sameFrame {
                 pieces.append(start..<index)
                 start = index
                 bytes = 0

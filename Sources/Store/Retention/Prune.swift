@@ -83,18 +83,35 @@ public enum Prune {
         for pack in try catalog.packs() where pack.kind == Int(PackFormat.Kind.data.rawValue) {
             uses[pack.id] = PackUse(id: pack.id, name: pack.name, size: pack.size)
         }
+        // A shared frame's bytes are dead in the proportion of its blocks' plaintext that is dead.
+        struct FrameUse {
+            var stored = 0
+            var liveRaw = 0
+            var deadRaw = 0
+            var blocks = 0
+        }
+        var frames: [FramePlace: FrameUse] = [:]
         let usage = try database.prepare("""
-            SELECT b.pack, b.stored_length, EXISTS (SELECT 1 FROM temp.live l WHERE l.hash = b.hash) FROM blocks b
+            SELECT b.pack, b.stored_length, EXISTS (SELECT 1 FROM temp.live l WHERE l.hash = b.hash), b.encoding, b.offset, b.raw_length
+            FROM blocks b
             """)
         while try usage.step() {
             let pack = usage.int64(0)
             guard uses[pack] != nil else { continue }
-            if usage.int(2) != 0 {
-                uses[pack]!.liveBlocks += 1
-            } else {
-                uses[pack]!.deadBlocks += 1
+            let live = usage.int(2) != 0
+            if live { uses[pack]!.liveBlocks += 1 } else { uses[pack]!.deadBlocks += 1 }
+            if usage.int(3) == Int(PackFormat.Encoding.zstdShared.rawValue) {
+                let place = FramePlace(pack: pack, offset: usage.int(4))
+                frames[place, default: FrameUse()].stored = usage.int(1)
+                frames[place]!.blocks += 1
+                if live { frames[place]!.liveRaw += usage.int(5) } else { frames[place]!.deadRaw += usage.int(5) }
+            } else if !live {
                 uses[pack]!.deadBytes += usage.int(1)
             }
+        }
+        for (place, frame) in frames where frame.deadRaw > 0 {
+            uses[place.pack]!.deadBytes += frame.liveRaw == 0 ? frame.stored
+                : Int(Double(frame.stored) * Double(frame.deadRaw) / Double(frame.liveRaw + frame.deadRaw))
         }
         let packUses = uses.values.sorted { $0.name < $1.name }
         report.blocksUsed = packUses.reduce(0) { $0 + $1.liveBlocks }
@@ -139,24 +156,41 @@ public enum Prune {
             }
         }
 
-        // Copy live blocks of repacked packs into new packs (as stored, after verifying each).
+        // Copy live blocks of repacked packs into new packs (as stored, after verifying each; a
+        // shared frame with dead blocks is compressed again from its live ones).
         let sealed = SealedPackList()
         let writer = PackWriter(kind: .data, storage: vault.storage) { pack in sealed.append(pack) }
         let reader = PackReader(storage: vault.storage, dictionaries: vault.dictionaries)
+        let encoder = BlockEncoder(level: vault.configuration.compression.level)
         var damaged: [(id: BlockID, pack: Int64)] = []
         for pack in repack {
-            for entry in pack.live.sorted(by: { $0.offset < $1.offset }) {
+            let live = pack.live.sorted { $0.offset != $1.offset ? $0.offset < $1.offset : $0.skip < $1.skip }
+            var next = 0
+            while next < live.count {
+                var end = next + 1
+                while end < live.count && live[next].isShared && live[end].isShared && live[end].offset == live[next].offset { end += 1 }
                 // Only a failure to read or verify the old copy makes a block damaged; a failure to
                 // write the new pack ends the prune with nothing changed.
-                let stored: UnsafeRawBufferPointer
-                do {
-                    stored = try reader.readStored(BlockLocation(pack: pack.name, entry: entry))
-                } catch {
-                    damaged.append((entry.id, pack.id))
-                    report.damaged.append("block \(entry.id.hex.prefix(16)) in pack \(pack.name): \(error)")
-                    continue
+                var good: [PackEntry] = []
+                var stored: UnsafeRawBufferPointer?
+                for entry in live[next..<end] {
+                    do {
+                        stored = try reader.readStored(BlockLocation(pack: pack.name, entry: entry))
+                        good.append(entry)
+                    } catch {
+                        damaged.append((entry.id, pack.id))
+                        report.damaged.append("block \(entry.id.hex.prefix(16)) in pack \(pack.name): \(error)")
+                    }
                 }
-                try writer.append(id: entry.id, stored: stored, rawLength: entry.rawLength, encoding: entry.encoding)
+                let whole = frames[FramePlace(pack: pack.id, offset: live[next].offset)]?.blocks == good.count
+                if let stored, !live[next].isShared {
+                    try writer.append(id: good[0].id, stored: stored, rawLength: good[0].rawLength, encoding: good[0].encoding)
+                } else if let stored, whole {
+                    try writer.appendFrame(stored: stored, blocks: good.map { ($0.id, $0.rawLength, $0.skip) })
+                } else if !good.isEmpty {
+                    try storeAgain(good, of: pack.name, reader: reader, encoder: encoder, writer: writer)
+                }
+                next = end
             }
         }
         try writer.flush()
@@ -193,4 +227,34 @@ public enum Prune {
         report.seconds = FileSystem.monotonicSeconds() - started
         return report
     }
+
+    /// Stores the live blocks of a shared frame whose other blocks are dead: decoded (each verified)
+    /// and compressed again, as one frame of their own (one block: alone).
+    private static func storeAgain(_ entries: [PackEntry], of pack: String, reader: PackReader, encoder: BlockEncoder,
+                                   writer: PackWriter) throws {
+        var plain: [UInt8] = []
+        plain.reserveCapacity(entries.reduce(0) { $0 + $1.rawLength })
+        for entry in entries { plain.append(contentsOf: try reader.read(BlockLocation(pack: pack, entry: entry))) }
+        try plain.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws in
+            if entries.count == 1 {
+                let (stored, encoding) = try encoder.encode(bytes, id: entries[0].id)
+                try writer.append(id: entries[0].id, stored: stored, rawLength: entries[0].rawLength, encoding: encoding)
+            } else if let frame = try encoder.encodeFrame(bytes, firstBlock: entries[0].id) {
+                try writer.appendFrame(stored: frame, consecutive: entries.map { ($0.id, $0.rawLength) })
+            } else {
+                var start = 0
+                for entry in entries {
+                    try writer.append(id: entry.id, stored: UnsafeRawBufferPointer(rebasing: bytes[start..<start + entry.rawLength]),
+                                      rawLength: entry.rawLength, encoding: .raw)
+                    start += entry.rawLength
+                }
+            }
+        }
+    }
+}
+
+/// A shared frame: its pack's row id and its offset in the pack.
+private struct FramePlace: Hashable {
+    var pack: Int64
+    var offset: Int
 }

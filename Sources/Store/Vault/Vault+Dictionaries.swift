@@ -49,11 +49,7 @@ struct DictionaryWriter: Sendable {
 
     /// Returns the sealed pack and the ID of the record in it.
     func write(_ dictionary: ZstdDictionary) throws(StoreError) -> (pack: SealedPack, record: BlockID) {
-        var configuration = try Vault.readConfiguration(at: vaultPath)
-        if configuration.format < VaultConfiguration.dictionaryFormat {
-            configuration.format = VaultConfiguration.dictionaryFormat
-            try FileSystem.writeFileAtomically("\(vaultPath)/config.json", try configuration.encoded())
-        }
+        try Vault.raiseFormat(at: vaultPath, to: VaultConfiguration.dictionaryFormat)
         let sealed = SealedPackList()
         let packs = PackWriter(kind: .metadata, storage: storage) { pack in sealed.append(pack) }
         let record = MetadataRecord.encodeDictionary(dictionary)

@@ -121,7 +121,11 @@ extension Vault {
         statistics.blocks = try catalog.database.scalar("SELECT count(*) FROM blocks b JOIN packs p ON p.id = b.pack WHERE p.kind = 0") ?? 0
         statistics.packs = try catalog.database.scalar("SELECT count(*) FROM packs") ?? 0
         statistics.uniqueBytes = try catalog.database.scalar("SELECT sum(b.raw_length) FROM blocks b JOIN packs p ON p.id = b.pack WHERE p.kind = 0") ?? 0
-        statistics.storedDataBytes = try catalog.database.scalar("SELECT sum(b.stored_length) FROM blocks b JOIN packs p ON p.id = b.pack WHERE p.kind = 0") ?? 0
+        // The blocks of a shared frame have one offset, and the frame's bytes count once.
+        statistics.storedDataBytes = try catalog.database.scalar("""
+            SELECT sum(stored_length) FROM (SELECT DISTINCT b.pack, b.offset, b.stored_length FROM blocks b
+                                            JOIN packs p ON p.id = b.pack WHERE p.kind = 0)
+            """) ?? 0
         statistics.storedBytes = try catalog.database.scalar("SELECT sum(size) FROM packs") ?? 0
         statistics.dictionaries = dictionaries.all.count
         statistics.dictionaryBytes = dictionaries.all.reduce(0) { $0 + $1.bytes.count }

@@ -54,6 +54,15 @@ public final class Vault {
     }
 
     /// Reads `VAULT/config.json` without opening the catalog (which `repair` may have to rebuild).
+    /// Raises the vault's format (config.json, written atomically) to at least `format`, so that
+    /// builds that cannot read what it is about to hold refuse it from then on.
+    static func raiseFormat(at path: String, to format: Int) throws(StoreError) {
+        var configuration = try readConfiguration(at: path)
+        guard configuration.format < format else { return }
+        configuration.format = format
+        try FileSystem.writeFileAtomically("\(path)/config.json", try configuration.encoded())
+    }
+
     public static func readConfiguration(at path: String) throws(StoreError) -> VaultConfiguration {
         let configPath = "\(path)/config.json"
         guard FileSystem.exists(configPath) else {

@@ -7,14 +7,18 @@ import Foundation
 /// Formats: 1, the original; 2, the vault may hold blocks compressed with a zstd dictionary (pack
 /// encoding 2, dictionary metadata records). A vault is created at format 1 and raised to 2 just
 /// before it stores its first dictionary, so a build that reads only format 1 refuses it from then
-/// on, with a message that says so, instead of failing on blocks it cannot decode.
+/// on, with a message that says so, instead of failing on blocks it cannot decode. 3, the vault may
+/// hold zstd frames shared by several blocks (pack encoding 3, footers with skips): raised by the
+/// first backup that runs with a build that writes them, before it stores anything.
 public struct VaultConfiguration: Codable, Sendable, Equatable {
     /// The newest format this build reads and writes.
-    public static let currentFormat = 2
+    public static let currentFormat = 3
     /// The format new vaults are created at.
     static let initialFormat = 1
     /// The first format whose vaults may hold zstd dictionaries.
     static let dictionaryFormat = 2
+    /// The first format whose vaults may hold shared frames.
+    static let sharedFrameFormat = 3
 
     public var format: Int
     /// 32 hex digits, random at `init`.
