@@ -163,3 +163,27 @@ import Glibc
         }
     }
 }
+
+/// The compression stage of a backup that fails: a worker that failed keeps the frame it was
+/// filling, and the stage must still end and go cleanly (libdispatch kills a process that frees a
+/// semaphore below its starting value; this test then never returns).
+@Suite struct CompressionStageTests {
+    @Test func aStageWhoseFrameWasAbandonedEndsAndGoesCleanly() throws {
+        let directory = try TemporaryDirectory()
+        let storage = LocalPackStorage(directory: directory.path)
+        let sealed = SealedPackList()
+        let packs = PackWriter(kind: .data, storage: storage) { sealed.append($0) }
+        let block = DeterministicData.textLikeBytes(count: 200 << 10, seed: 3)
+        do {
+            let stage = CompressionStage(threads: 2, workers: 2, level: 3, dictionary: nil, packs: packs, progress: BackupProgress())
+            let finished = stage.frames()
+            let abandoned = stage.frames()
+            try block.withUnsafeBytes { try finished.add(id: SHA256Hasher.hash(block), bytes: $0) }
+            try finished.finish()
+            try block.withUnsafeBytes { try abandoned.add(id: SHA256Hasher.hash(Array(block.reversed())), bytes: $0) }
+            try stage.finish()
+        }
+        try packs.flush()
+        #expect(sealed.take().flatMap(\.entries).map(\.id) == [SHA256Hasher.hash(block)], "the finished frame was stored")
+    }
+}

@@ -49,7 +49,11 @@ final class CompressionStage: Sendable {
 
         init(count: Int) {
             buffers = Mutex((0..<count).map { _ in Buffer() })
-            available = DispatchSemaphore(value: count)
+            // Created at 0 and raised: libdispatch kills the process (SIGILL) when a semaphore is
+            // freed below the value it was created with, which a failed backup's pool may be (a
+            // worker that failed keeps the buffer it was filling).
+            available = DispatchSemaphore(value: 0)
+            for _ in 0..<count { available.signal() }
         }
 
         func take() -> Buffer {
