@@ -69,7 +69,8 @@ public enum Prune {
             }
         }
 
-        // Sweep plan: per data pack, live and dead bytes, from one pass over the block table.
+        // Sweep plan: per data pack, live and dead bytes, from two passes over the block table (blocks
+        // stored alone, then shared frames).
         struct PackUse {
             var id: Int64
             var name: String
@@ -78,40 +79,46 @@ public enum Prune {
             var deadBlocks = 0
             var deadBytes = 0
             var live: [PackEntry] = []
+            /// For a pack to repack: how many blocks (live or dead) each shared frame holds, by offset.
+            var frameBlocks: [Int: Int] = [:]
         }
         var uses: [Int64: PackUse] = [:]
         for pack in try catalog.packs() where pack.kind == Int(PackFormat.Kind.data.rawValue) {
             uses[pack.id] = PackUse(id: pack.id, name: pack.name, size: pack.size)
         }
-        // A shared frame's bytes are dead in the proportion of its blocks' plaintext that is dead.
-        struct FrameUse {
-            var stored = 0
-            var liveRaw = 0
-            var deadRaw = 0
-            var blocks = 0
-        }
-        var frames: [FramePlace: FrameUse] = [:]
         let usage = try database.prepare("""
-            SELECT b.pack, b.stored_length, EXISTS (SELECT 1 FROM temp.live l WHERE l.hash = b.hash), b.encoding, b.offset, b.raw_length
-            FROM blocks b
+            SELECT b.pack, b.stored_length, EXISTS (SELECT 1 FROM temp.live l WHERE l.hash = b.hash) FROM blocks b
+            WHERE b.encoding != \(PackFormat.Encoding.zstdShared.rawValue)
             """)
         while try usage.step() {
             let pack = usage.int64(0)
             guard uses[pack] != nil else { continue }
-            let live = usage.int(2) != 0
-            if live { uses[pack]!.liveBlocks += 1 } else { uses[pack]!.deadBlocks += 1 }
-            if usage.int(3) == Int(PackFormat.Encoding.zstdShared.rawValue) {
-                let place = FramePlace(pack: pack, offset: usage.int(4))
-                frames[place, default: FrameUse()].stored = usage.int(1)
-                frames[place]!.blocks += 1
-                if live { frames[place]!.liveRaw += usage.int(5) } else { frames[place]!.deadRaw += usage.int(5) }
-            } else if !live {
+            if usage.int(2) != 0 {
+                uses[pack]!.liveBlocks += 1
+            } else {
+                uses[pack]!.deadBlocks += 1
                 uses[pack]!.deadBytes += usage.int(1)
             }
         }
-        for (place, frame) in frames where frame.deadRaw > 0 {
-            uses[place.pack]!.deadBytes += frame.liveRaw == 0 ? frame.stored
-                : Int(Double(frame.stored) * Double(frame.deadRaw) / Double(frame.liveRaw + frame.deadRaw))
+        // A shared frame's bytes are dead in the proportion of its blocks' plaintext that is dead.
+        // Grouped by SQLite (which sorts on disk when it must), so memory does not grow with the
+        // number of frames.
+        let frameUsage = try database.prepare("""
+            SELECT pack, max(stored_length), sum(live * raw_length), sum((1 - live) * raw_length), sum(live), count(*) FROM
+              (SELECT b.pack, b.offset, b.stored_length, b.raw_length,
+                      EXISTS (SELECT 1 FROM temp.live l WHERE l.hash = b.hash) AS live
+               FROM blocks b WHERE b.encoding = \(PackFormat.Encoding.zstdShared.rawValue))
+            GROUP BY pack, offset
+            """)
+        while try frameUsage.step() {
+            let pack = frameUsage.int64(0)
+            guard uses[pack] != nil else { continue }
+            let (stored, liveRaw, deadRaw) = (frameUsage.int(1), frameUsage.int(2), frameUsage.int(3))
+            uses[pack]!.liveBlocks += frameUsage.int(4)
+            uses[pack]!.deadBlocks += frameUsage.int(5) - frameUsage.int(4)
+            if deadRaw > 0 {
+                uses[pack]!.deadBytes += liveRaw == 0 ? stored : Int(Double(stored) * Double(deadRaw) / Double(liveRaw + deadRaw))
+            }
         }
         let packUses = uses.values.sorted { $0.name < $1.name }
         report.blocksUsed = packUses.reduce(0) { $0 + $1.liveBlocks }
@@ -148,6 +155,7 @@ public enum Prune {
         try catalog.forEachPackEntries(only: Set(repackIndex.keys)) { packID, entries in
             let index = repackIndex[packID]!
             for entry in entries.values {
+                if entry.isShared { repack[index].frameBlocks[entry.offset, default: 0] += 1 }
                 try isLive.bind(entry.id, at: 1)
                 if try isLive.step() {
                     repack[index].live.append(entry)
@@ -182,7 +190,7 @@ public enum Prune {
                         report.damaged.append("block \(entry.id.hex.prefix(16)) in pack \(pack.name): \(error)")
                     }
                 }
-                let whole = frames[FramePlace(pack: pack.id, offset: live[next].offset)]?.blocks == good.count
+                let whole = pack.frameBlocks[live[next].offset] == good.count
                 if let stored, !live[next].isShared {
                     try writer.append(id: good[0].id, stored: stored, rawLength: good[0].rawLength, encoding: good[0].encoding)
                 } else if let stored, whole {
@@ -251,10 +259,4 @@ public enum Prune {
             }
         }
     }
-}
-
-/// A shared frame: its pack's row id and its offset in the pack.
-private struct FramePlace: Hashable {
-    var pack: Int64
-    var offset: Int
 }
