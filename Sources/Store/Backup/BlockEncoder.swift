@@ -106,6 +106,27 @@ final class BlockEncoder {
         return (compressed, encoding)
     }
 
+    /// Stores blocks whose plaintexts lie one after another in `plain`: one block alone, several as
+    /// one shared frame, or each raw when the frame does not shrink. Returns the bytes added.
+    func store(_ plain: UnsafeRawBufferPointer, blocks: [(id: BlockID, rawLength: Int)], in packs: PackWriter) throws(StoreError) -> Int {
+        if blocks.count == 1 {
+            let (stored, encoding) = try encode(plain, id: blocks[0].id)
+            try packs.append(id: blocks[0].id, stored: stored, rawLength: plain.count, encoding: encoding)
+            return stored.count
+        }
+        if let frame = try encodeFrame(plain, firstBlock: blocks[0].id) {
+            try packs.appendFrame(stored: frame, consecutive: blocks)
+            return frame.count
+        }
+        var start = 0
+        for block in blocks {
+            try packs.append(id: block.id, stored: UnsafeRawBufferPointer(rebasing: plain[start..<start + block.rawLength]),
+                             rawLength: block.rawLength, encoding: .raw)
+            start += block.rawLength
+        }
+        return plain.count
+    }
+
     /// One zstd frame (no dictionary) of several blocks' plaintext, one after another; nil when
     /// compression does not shrink it (the blocks are then stored raw). Valid until the next call.
     func encodeFrame(_ plain: UnsafeRawBufferPointer, firstBlock: BlockID) throws(StoreError) -> UnsafeRawBufferPointer? {

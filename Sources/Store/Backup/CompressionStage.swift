@@ -94,7 +94,8 @@ final class CompressionStage: Sendable {
                     }
                     if failure.withLock({ $0 != nil }) { continue }
                     do throws(StoreError) {
-                        progress.bytesAdded.add(Int64(try CompressionStage.store(job, encoder: encoder, packs: packs)), ordering: .relaxed)
+                        let plain = UnsafeRawBufferPointer(rebasing: job.memory[0..<job.length])
+                        progress.bytesAdded.add(Int64(try encoder.store(plain, blocks: job.blocks, in: packs)), ordering: .relaxed)
                     } catch {
                         failure.withLock { if $0 == nil { $0 = error } }
                     }
@@ -103,28 +104,6 @@ final class CompressionStage: Sendable {
             thread.stackSize = 1 << 22
             thread.start()
         }
-    }
-
-    /// Stores the buffer's blocks: one alone as a block of its own, several as one shared frame (or
-    /// each raw, when the frame does not compress). Returns the bytes added to the pack.
-    private static func store(_ job: Buffer, encoder: BlockEncoder, packs: PackWriter) throws(StoreError) -> Int {
-        let plain = UnsafeRawBufferPointer(rebasing: job.memory[0..<job.length])
-        if job.blocks.count == 1 {
-            let (stored, encoding) = try encoder.encode(plain, id: job.blocks[0].id)
-            try packs.append(id: job.blocks[0].id, stored: stored, rawLength: job.length, encoding: encoding)
-            return stored.count
-        }
-        if let frame = try encoder.encodeFrame(plain, firstBlock: job.blocks[0].id) {
-            try packs.appendFrame(stored: frame, consecutive: job.blocks)
-            return frame.count
-        }
-        var start = 0
-        for block in job.blocks {
-            try packs.append(id: block.id, stored: UnsafeRawBufferPointer(rebasing: plain[start..<start + block.rawLength]),
-                             rawLength: block.rawLength, encoding: .raw)
-            start += block.rawLength
-        }
-        return job.length
     }
 
     /// Gathers one worker's new blocks into frames; not thread-safe: one per worker.

@@ -53,7 +53,7 @@ public enum PackFormat {
         case zstdShared = 3
     }
 
-    /// Whether a pack of `entries` needs footer format 1 (and the header that says so).
+    /// Whether a pack of `entries` needs footer format 1 (entries with skips), which its trailer names.
     static func needsSkips(_ entries: [PackEntry]) -> Bool { entries.contains { $0.encoding == .zstdShared } }
 
     /// Encodes the footer and trailer for `entries`.

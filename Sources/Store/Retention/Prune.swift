@@ -243,20 +243,8 @@ public enum Prune {
         var plain: [UInt8] = []
         plain.reserveCapacity(entries.reduce(0) { $0 + $1.rawLength })
         for entry in entries { plain.append(contentsOf: try reader.read(BlockLocation(pack: pack, entry: entry))) }
-        try plain.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws in
-            if entries.count == 1 {
-                let (stored, encoding) = try encoder.encode(bytes, id: entries[0].id)
-                try writer.append(id: entries[0].id, stored: stored, rawLength: entries[0].rawLength, encoding: encoding)
-            } else if let frame = try encoder.encodeFrame(bytes, firstBlock: entries[0].id) {
-                try writer.appendFrame(stored: frame, consecutive: entries.map { ($0.id, $0.rawLength) })
-            } else {
-                var start = 0
-                for entry in entries {
-                    try writer.append(id: entry.id, stored: UnsafeRawBufferPointer(rebasing: bytes[start..<start + entry.rawLength]),
-                                      rawLength: entry.rawLength, encoding: .raw)
-                    start += entry.rawLength
-                }
-            }
+        _ = try plain.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws in
+            try encoder.store(bytes, blocks: entries.map { ($0.id, $0.rawLength) }, in: writer)
         }
     }
 }
