@@ -41,7 +41,7 @@ die() { echo "bench-replication: error: $*" >&2; exit 1; }
 say() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
 
 [[ "$REPS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPLICATION_REPS must be a positive integer (got '$REPS')"
-[ -x "$BV" ] || die "$BV not found; run 'swift build -c release' (make bench does)"
+[ -x "$BV" ] || die "$BV not found; run 'make bench'"
 [ -d "$V1" ] && [ -d "$V2" ] || die "no corpus in $CORPUS (v1/ and v2/); 'make bench' builds it, or set BENCH_CORPUS"
 for tool in /usr/sbin/sshd /usr/bin/ssh /usr/bin/ssh-keygen rsync python3 timeout; do
     command -v "$tool" >/dev/null || die "$tool is missing (apt-get install openssh-server openssh-client rsync; make test and make bench install them)"

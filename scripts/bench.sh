@@ -79,9 +79,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 command -v python3 >/dev/null || die "python3 is required"
 
-[ -x "$PRIMITIVES" ] || die "$PRIMITIVES not found; run 'swift build -c release' (make bench does)"
+[ -x "$PRIMITIVES" ] || die "$PRIMITIVES not found; run 'make bench'"
 if uses blockvault; then
-    [ -x "$BV" ] || die "$BV not found; run 'swift build -c release' (make bench does)"
+    [ -x "$BV" ] || die "$BV not found; run 'make bench'"
     for command in init backup restore; do
         if ! timeout 30 "$BV" "$command" --help </dev/null >/dev/null 2>&1; then
             die "this blockvault binary has no working '$command' command ('blockvault $command --help' failed).
