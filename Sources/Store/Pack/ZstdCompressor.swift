@@ -7,6 +7,8 @@ public final class ZstdCompressor {
     public let level: Int32
     /// Kept alive for as long as the context refers to its prepared form.
     public let dictionary: ZstdDictionary?
+    /// Whether the context is set for a large input (see `compress`).
+    private var largeInputTables = false
 
     public init(level: Int32 = 3) {
         guard let context = ZSTD_createCCtx() else { fatalError("ZSTD_createCCtx failed: out of memory") }
@@ -49,7 +51,22 @@ public final class ZstdCompressor {
 
     /// Compresses `source` into `destination`; returns the compressed length, or nil if it did not
     /// fit (callers that pass `bound(source.count)` bytes always get a length).
+    ///
+    /// At level 3, an input over 256 KiB (a shared frame) is compressed with a hash table of 2^16
+    /// and a chain table of 2^15 entries (384 KiB) instead of zstd's 2^17 and 2^16 (768 KiB), which
+    /// with a 2 MiB frame and its output no longer fit a core's cache. Measured on 2 MiB frames of the
+    /// bench corpora, best of 7 interleaved: binaries 175.7 MB instead of 174.0 MB, the 768 MiB file
+    /// 266.2 MB instead of 263.7 MB, and compression 1.15–1.3× faster. Smaller inputs keep zstd's own
+    /// parameters, which it already scales down for them.
     public func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) -> Int? {
+        if level == 3 && dictionary == nil {
+            let large = source.count > 256 << 10
+            if large != largeInputTables {
+                largeInputTables = large
+                ZSTD_CCtx_setParameter(context, ZSTD_c_hashLog, large ? 16 : 0)
+                ZSTD_CCtx_setParameter(context, ZSTD_c_chainLog, large ? 15 : 0)
+            }
+        }
         let result = ZSTD_compress2(context, destination.baseAddress, destination.count,
                                     source.baseAddress, source.count)
         return ZSTD_isError(result) != 0 ? nil : result
