@@ -201,7 +201,7 @@ def corpus_table(corpus, runs, facts, tools, verdicts):
     if initial and facts.get("limit_mbs") and facts.get("limit_bytes"):
         rate = facts["limit_bytes"] / MB / initial
         table.lines.append("initial backup reaches %.0f%% of the machine limit (%.0f MB/s of %.0f MB/s: "
-                           "SHA-256 + zstd -3 of v1's blocks on %d threads)"
+                           "SHA-256 + zstd -3 of v1's blocks, framed as the vault does, on %d threads)"
                            % (100 * rate / facts["limit_mbs"], rate, facts["limit_mbs"],
                               facts.get("limit_threads", 2)))
     return table.lines

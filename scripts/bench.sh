@@ -367,7 +367,7 @@ scale_scenario() {
     [ "$KEEP" = 1 ] || rm -rf "$dir"
 }
 
-# machine_limit CORPUS DIR: SHA-256 + zstd -3 of every block of DIR on two threads, recorded.
+# machine_limit CORPUS DIR: SHA-256 + zstd -3 of every block of DIR (in the vault's frames) on two threads, recorded.
 machine_limit() {
     local line key value
     line=$(timeout "$STEP_TIMEOUT" "$PRIMITIVES" --limit --threads 2 "$2") || die "the machine-limit measurement failed on $2"
@@ -402,7 +402,7 @@ say "blockvault: defaults (no encryption). restic: defaults (encrypted, repo v2,
 say "borg: --encryption=none, --compression zstd,3. Timing: /usr/bin/time wall seconds, peak RSS;"
 say "every timed step (restore too) starts after an untimed sync and is timed alone, with no sync after it;"
 say "restored trees are deleted only after the last restore (ext4 slows inode allocation after deletions)."
-say "machine limit: SHA-256 + zstd -3 of every FastCDC block of v1, in memory, on two threads (best of 3 runs)."
+say "machine limit: SHA-256 + zstd -3 of every FastCDC block of v1, in the vault's 2 MiB frames, in memory, on two threads (best of 3 runs)."
 rm -rf "$RUN"
 TRASH=$RUN/trash
 mkdir -p "$TRASH"
