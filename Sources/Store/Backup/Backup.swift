@@ -1,6 +1,5 @@
 import Chunker
 import Foundation
-import Synchronization
 
 /// Records a new snapshot of a directory: one walker (the calling thread), one worker per core that
 /// reads, chunks, hashes and compresses whole files, a pack writer, and a committer thread that is
@@ -209,7 +208,7 @@ private final class SharedResults: Sendable {
         var failedPreviousBytes: Int64 = 0
         var failure: Error?
     }
-    private let state = Mutex(State())
+    private let state = AdaptiveMutex(State())
 
     var hasFailed: Bool { state.withLock { $0.failure != nil } }
     var failure: Error? { state.withLock { $0.failure } }

@@ -1,5 +1,4 @@
 import Chunker
-import Synchronization
 
 /// Decides, for each block a backup meets, whether it must be stored: at most one worker stores a
 /// given block, and blocks the catalog already has are never stored again.
@@ -62,7 +61,7 @@ final class BlockIndex: Sendable {
         var commits = 0
     }
 
-    private let session = Mutex(Session())
+    private let session = AdaptiveMutex(Session())
 
     init(catalogPath: String) throws(StoreError) {
         self.catalogPath = catalogPath

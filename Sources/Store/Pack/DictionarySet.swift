@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The zstd dictionaries a vault's blocks may be compressed with, by dictionary ID, and those it
 /// records but could not load (with the reason, for error messages). Shared by every reader of a
 /// vault; a backup or a replica adds to it the dictionary it has just stored. Thread-safe.
@@ -8,7 +6,7 @@ public final class DictionarySet: Sendable {
         var loaded: [UInt32: ZstdDictionary] = [:]
         var failures: [UInt32: String] = [:]
     }
-    private let state = Mutex(State())
+    private let state = AdaptiveMutex(State())
 
     public init() {}
 

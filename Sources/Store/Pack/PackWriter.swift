@@ -34,7 +34,7 @@ public final class PackWriter: Sendable {
         var file: (any PackFile)?
         var entries: [PackEntry] = []
     }
-    private let open: Mutex<OpenPack>
+    private let open: AdaptiveMutex<OpenPack>
     private let background: Bool
     private let sealing = DispatchQueue(label: "blockvault.pack-sealing")
     private let sealed = DispatchGroup()
@@ -51,7 +51,7 @@ public final class PackWriter: Sendable {
         self.storage = storage
         self.targetSize = targetSize
         self.onSealed = onSealed
-        open = Mutex(OpenPack())
+        open = AdaptiveMutex(OpenPack())
     }
 
     /// Adds one block (already compressed, or raw) to the open pack, sealing it when full. If the
