@@ -38,8 +38,6 @@ struct LoadedBlocks: @unchecked Sendable {  // read-only after `load`, shared by
     /// Ranges of `blocks`, each compressed as one frame.
     let units: [Range<Int>]
     let fileCount: Int
-    /// New blocks at least this long share frames (the backup's hand-over size to its compressors).
-    static let frameMinimumBlock = 64 << 10
 
     static func load(_ paths: [String]) -> LoadedBlocks {
         let files = paths.flatMap(regularFiles(under:))
@@ -60,7 +58,7 @@ struct LoadedBlocks: @unchecked Sendable {  // read-only after `load`, shared by
             }
             reader.forEachBlock(in: UnsafeRawBufferPointer(rebasing: buffer[start..<start + size])) { block in
                 let offset = start + Int(block.offset)
-                if block.length < frameMinimumBlock {
+                if block.length < PackFormat.frameMinimumBlock {
                     closeFrame()
                     units.append(blocks.count..<blocks.count + 1)
                     blocks.append(offset..<offset + block.length)

@@ -35,7 +35,7 @@ final class BackupWorker {
 
     /// New blocks at least this long go to the compression stage; shorter ones (small files, which
     /// the workers already spread over the cores) are compressed here, without a copy or a hand-over.
-    static let handOverSize = 64 << 10
+    static let handOverSize = PackFormat.frameMinimumBlock
     /// Files at least this long are announced to the kernel as read sequentially (larger read-ahead).
     static let sequentialAdviceSize: Int64 = 1 << 20
 

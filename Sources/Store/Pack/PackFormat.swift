@@ -36,6 +36,9 @@ public enum PackFormat {
     /// (`ZstdCompressor.compress`) are as small as 1 MiB frames with zstd's and faster still. Reading
     /// one block decodes its frame.
     public static let frameTarget = 2 << 20
+    /// New blocks at least this long share frames; shorter ones (small files, and the tails of
+    /// larger ones) are compressed alone where they are read (see `BackupWorker`).
+    public static let frameMinimumBlock = 64 << 10
 
     /// Whether a pack holds file data or catalog metadata.
     public enum Kind: UInt8, Sendable {

@@ -1,7 +1,7 @@
 import CZstd
 
-/// zstd compression of single blocks with a reused context (no allocation per block), optionally
-/// with a dictionary. Not thread-safe: one per worker.
+/// zstd compression of single blocks and shared frames with a reused context (no allocation per
+/// block), optionally with a dictionary. Not thread-safe: one per worker.
 public final class ZstdCompressor {
     private let context: OpaquePointer
     public let level: Int32
