@@ -8,7 +8,7 @@ public final class ZstdCompressor {
     /// Kept alive for as long as the context refers to its prepared form.
     public let dictionary: ZstdDictionary?
     /// Whether the context is set for a large input (see `compress`).
-    private var largeInputTables = false
+    private var largeInputParameters = false
 
     public init(level: Int32 = 3) {
         guard let context = ZSTD_createCCtx() else { fatalError("ZSTD_createCCtx failed: out of memory") }
@@ -52,19 +52,25 @@ public final class ZstdCompressor {
     /// Compresses `source` into `destination`; returns the compressed length, or nil if it did not
     /// fit (callers that pass `bound(source.count)` bytes always get a length).
     ///
-    /// At level 3, an input over 256 KiB (a shared frame) is compressed with a hash table of 2^16
-    /// and a chain table of 2^15 entries (384 KiB) instead of zstd's 2^17 and 2^16 (768 KiB), which
-    /// with a 2 MiB frame and its output no longer fit a core's cache. Measured on 2 MiB frames of the
-    /// bench corpora, best of 7 interleaved: binaries 175.7 MB instead of 174.0 MB, the 768 MiB file
-    /// 266.2 MB instead of 263.7 MB, and compression 1.15–1.3× faster. Smaller inputs keep zstd's own
-    /// parameters, which it already scales down for them.
+    /// At level 3, an input over 256 KiB (a shared frame) is compressed with zstd's fast strategy, a
+    /// hash table of 2^16 entries (256 KiB) and matches of 5 bytes or more, instead of level 3's
+    /// double-fast strategy with tables of 2^17 and 2^16 entries (768 KiB), which beside a 2 MiB
+    /// frame and its output no longer stay in a core's cache. In the backup (interleaved medians of
+    /// 5 to 7), this takes about 6% off the CPU time of the binaries' and the big file's initial
+    /// backups, against double-fast with 2^16/2^15 tables (chosen in 84e2e48), for a vault 1.4–1.6%
+    /// larger (binaries 175.3 → 177.7 MB, big file 262.7 → 267.0 MB, docs tree +0.2%). Other
+    /// settings measured worse: a 2^17 fast table was slower than either; double-fast with 2^15/2^14
+    /// tables compressed slower for the same size; level 2 (fast, 6-byte matches) is the fastest but
+    /// made the binaries 182.4 MB (restic: 181.4). Smaller inputs keep zstd's own parameters, which
+    /// it already scales down for them, and other levels are zstd's.
     public func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) -> Int? {
         if level == 3 && dictionary == nil {
             let large = source.count > 256 << 10
-            if large != largeInputTables {
-                largeInputTables = large
+            if large != largeInputParameters {
+                largeInputParameters = large
+                ZSTD_CCtx_setParameter(context, ZSTD_c_strategy, large ? Int32(ZSTD_fast.rawValue) : 0)
                 ZSTD_CCtx_setParameter(context, ZSTD_c_hashLog, large ? 16 : 0)
-                ZSTD_CCtx_setParameter(context, ZSTD_c_chainLog, large ? 15 : 0)
+                ZSTD_CCtx_setParameter(context, ZSTD_c_minMatch, large ? 5 : 0)
             }
         }
         let result = ZSTD_compress2(context, destination.baseAddress, destination.count,
