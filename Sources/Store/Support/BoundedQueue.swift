@@ -171,7 +171,12 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     private func take(_ limit: Int) -> [Element] {
         let taken = min(limit, count)
         guard taken > 0 else { return [] }
-        let result = Array(items[head..<head + taken])
+        // Copied element by element: `Array(items[...])` of the whole storage shares it, and
+        // `compact` then had to allocate fresh storage at full capacity (a 4,096-event queue's is
+        // 1 MB, mapped and faulted in anew): 380 times, 380 MB, in the docs tree's first backup.
+        var result: [Element] = []
+        result.reserveCapacity(taken)
+        result.append(contentsOf: items[head..<head + taken])
         head += taken
         compact()
         wakeProducers()
