@@ -120,4 +120,30 @@ import Glibc
         #expect(ZstdDecompressor().decompress(frame, into: exact))
         #expect(Array(exact) == plain)
     }
+
+    /// Inputs whose sizes swing between 100 bytes and 2.5 MiB make zstd replace the context's
+    /// workspace again and again (a larger one, or after 128 wasteful runs a smaller one); with the
+    /// freed block handed back for smaller requests, every frame must still round-trip exactly.
+    @Test func aCompressorWhoseWorkspaceIsReusedStillRoundTrips() throws {
+        var generator = SystemRandomNumberGenerator()
+        let compressor = ZstdCompressor(level: 3)
+        let decompressor = ZstdDecompressor()
+        let largest = 5 << 19
+        let source = (0..<largest).map { index in UInt8(truncatingIfNeeded: (index / 7) &* 31 &+ Int.random(in: 0..<4, using: &generator)) }
+        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: ZstdCompressor.bound(largest), alignment: 16)
+        let back = UnsafeMutableRawBufferPointer.allocate(byteCount: largest, alignment: 16)
+        defer {
+            output.deallocate()
+            back.deallocate()
+        }
+        for round in 0..<400 {
+            // Runs of 150 small inputs (past zstd's 128), then a few large ones.
+            let count = round % 160 < 150 ? 100 + round % 7 * 900 : [300 << 10, 1 << 20, largest][round % 3]
+            let length = try #require(source.withUnsafeBytes { compressor.compress(UnsafeRawBufferPointer(rebasing: $0[0..<count]), into: output) })
+            let plain = UnsafeMutableRawBufferPointer(rebasing: back[0..<count])
+            #expect(decompressor.decompress(UnsafeRawBufferPointer(rebasing: output[0..<length]), into: plain))
+            #expect(source.withUnsafeBytes { memcmp($0.baseAddress!, plain.baseAddress!, count) } == 0, "round \(round), \(count) bytes")
+        }
+        #expect(compressor.memory.reuses > 0, "zstd replaced the workspace, and a kept block served it")
+    }
 }

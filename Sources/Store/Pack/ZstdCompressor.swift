@@ -1,4 +1,7 @@
 import CZstd
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// zstd compression of single blocks and shared frames with a reused context (no allocation per
 /// block), optionally with a dictionary. Not thread-safe: one per worker.
@@ -9,10 +12,11 @@ public final class ZstdCompressor {
     public let dictionary: ZstdDictionary?
     /// Whether the context is set for a large input (see `compress`).
     private var largeInputParameters = false
+    /// Gives the context's memory; freed after it.
+    let memory = WorkspaceMemory()
 
     public init(level: Int32 = 3) {
-        guard let context = ZSTD_createCCtx() else { fatalError("ZSTD_createCCtx failed: out of memory") }
-        self.context = context
+        context = memory.createContext()
         self.level = level
         dictionary = nil
         ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
@@ -23,8 +27,7 @@ public final class ZstdCompressor {
     /// cannot prepare the dictionary (out of memory).
     public init?(level: Int32, dictionary: ZstdDictionary) {
         guard let prepared = dictionary.prepared(level: level) else { return nil }
-        guard let context = ZSTD_createCCtx() else { fatalError("ZSTD_createCCtx failed: out of memory") }
-        self.context = context
+        context = memory.createContext()
         self.level = level
         self.dictionary = dictionary
         ZstdCompressor.setFrameParameters(context)
@@ -44,7 +47,7 @@ public final class ZstdCompressor {
         ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, 1)
     }
 
-    deinit { ZSTD_freeCCtx(context) }
+    deinit { ZSTD_freeCCtx(context) }   // before `memory` goes
 
     /// The buffer size that always suffices for `count` input bytes.
     public static func bound(_ count: Int) -> Int { ZSTD_compressBound(count) }
@@ -76,6 +79,74 @@ public final class ZstdCompressor {
         let result = ZSTD_compress2(context, destination.baseAddress, destination.count,
                                     source.baseAddress, source.count)
         return ZSTD_isError(result) != 0 ? nil : result
+    }
+}
+
+/// The memory of one compression context, which keeps the last large block zstd freed and hands it
+/// back for the next request it covers. zstd replaces a context's workspace whenever its inputs'
+/// sizes call for a larger one, or for one a third the size 128 times running; a reader compressing
+/// small files against the dictionary did so about 150 times in the docs tree's first backup, and
+/// each new workspace (up to 0.9 MB, over the process's mmap threshold) was mapped afresh and
+/// faulted in page by page as zstd cleared its tables. Kept, a workspace stays as large as the
+/// largest the context needed: at most a few MB for a whole backup.
+final class WorkspaceMemory {
+    /// A block's capacity is stored in front of it.
+    private static let header = 16
+    /// Freed blocks smaller than this go straight back to malloc.
+    private static let keepSize = 64 << 10
+    private var spare: UnsafeMutableRawPointer?
+    /// How often a kept block served a request (for tests).
+    private(set) var reuses = 0
+
+    /// A compression context whose allocations come from here (zstd's own allocator when the
+    /// running library is of another series than the one compiled against: the interface is
+    /// experimental).
+    func createContext() -> OpaquePointer {
+        let created: OpaquePointer?
+        if ZstdDictionary.experimentalInterfaceMatches {
+            let memory = ZSTD_customMem(
+                customAlloc: { opaque, size in
+                    Unmanaged<WorkspaceMemory>.fromOpaque(opaque!).takeUnretainedValue().allocate(size)
+                },
+                customFree: { opaque, address in
+                    Unmanaged<WorkspaceMemory>.fromOpaque(opaque!).takeUnretainedValue().free(address)
+                },
+                opaque: Unmanaged.passUnretained(self).toOpaque())
+            created = ZSTD_createCCtx_advanced(memory)
+        } else {
+            created = ZSTD_createCCtx()
+        }
+        guard let created else { fatalError("ZSTD_createCCtx failed: out of memory") }
+        return created
+    }
+
+    private static func capacity(_ block: UnsafeMutableRawPointer) -> Int { block.load(as: Int.self) }
+
+    private func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
+        if let block = spare, WorkspaceMemory.capacity(block) >= size {
+            spare = nil
+            reuses += 1
+            return block + WorkspaceMemory.header
+        }
+        guard let block = malloc(size + WorkspaceMemory.header) else { return nil }
+        block.storeBytes(of: size, as: Int.self)
+        return block + WorkspaceMemory.header
+    }
+
+    private func free(_ address: UnsafeMutableRawPointer?) {
+        guard let address else { return }
+        let block = address - WorkspaceMemory.header
+        let size = WorkspaceMemory.capacity(block)
+        guard size >= WorkspaceMemory.keepSize else { return Glibc.free(block) }
+        if let kept = spare {
+            guard WorkspaceMemory.capacity(kept) < size else { return Glibc.free(block) }
+            Glibc.free(kept)
+        }
+        spare = block
+    }
+
+    deinit {
+        if let spare { Glibc.free(spare) }
     }
 }
 
