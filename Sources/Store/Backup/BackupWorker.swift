@@ -55,27 +55,28 @@ final class BackupWorker {
     /// unreadable, replaced by something else, changing while read) come back as `.failed`; failures
     /// of the vault (a pack that cannot be written) are thrown and end the backup.
     func process(_ task: FileTask, nowSeconds: UInt64) throws(StoreError) -> FileOutcome {
-        let display = FileSystem.display(task.fullPath)
+        // The path's display form is made only for a failure (after its message, which may read errno).
+        func failed(_ message: String) -> FileOutcome { .failed("\(FileSystem.display(task.fullPath)): \(message)") }
         // O_NOFOLLOW: a symlink swapped in since the walk is not followed; O_NONBLOCK: a FIFO swapped in
         // does not hang the open (it is then refused by the type check below).
         let descriptor = FileSystem.withCString(task.fullPath) { open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | BackupWorker.noAccessTime) }
         let opened = descriptor >= 0 ? descriptor
             : FileSystem.withCString(task.fullPath) { open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
-        guard opened >= 0 else { return .failed("\(display): cannot open: \(String(cString: strerror(errno)))") }
+        guard opened >= 0 else { return failed("cannot open: \(String(cString: strerror(errno)))") }
         defer { close(opened) }
         var bytesRead: Int64 = 0
         for attempt in 0..<BackupWorker.attempts {
             var before = stat()
-            guard fstat(opened, &before) == 0 else { return .failed("\(display): cannot stat: \(String(cString: strerror(errno)))") }
+            guard fstat(opened, &before) == 0 else { return failed("cannot stat: \(String(cString: strerror(errno)))") }
             let status = FileStatus(before)
-            guard status.type == .file else { return .failed("\(display): is no longer a regular file; skipped") }
+            guard status.type == .file else { return failed("is no longer a regular file; skipped") }
             // Reads of a regular file ignore O_NONBLOCK, so it can stay set; small files (most of a
             // tree) skip the calls that only pay off for large ones or for a second attempt.
             if attempt == 0 && status.size >= BackupWorker.sequentialAdviceSize {
                 posix_fadvise(opened, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
             }
             if attempt > 0 {
-                guard lseek(opened, 0, SEEK_SET) == 0 else { return .failed("\(display): cannot seek: \(String(cString: strerror(errno)))") }
+                guard lseek(opened, 0, SEEK_SET) == 0 else { return failed("cannot seek: \(String(cString: strerror(errno)))") }
             }
             var ids: [UInt8] = []
             ids.reserveCapacity(Int(min(status.size / (32 << 10) + 1, 1 << 20)) * 32)
@@ -111,7 +112,7 @@ final class BackupWorker {
             } catch let error as ChunkerError {
                 // The blocks claimed before the failure must still be stored.
                 try frames.finish()
-                return .failed("\(display): \(error)")
+                return failed("\(error)")
             } catch let error as StoreError {
                 throw error
             } catch {
@@ -119,7 +120,7 @@ final class BackupWorker {
             }
             bytesRead += Int64(length)
             var after = stat()
-            guard fstat(opened, &after) == 0 else { return .failed("\(display): cannot stat: \(String(cString: strerror(errno)))") }
+            guard fstat(opened, &after) == 0 else { return failed("cannot stat: \(String(cString: strerror(errno)))") }
             let end = FileStatus(after)
             // Unchanged size and mtime/ctime across the read, and every byte the size promised: the
             // blocks are one consistent state of the file, not a mix of two.
@@ -133,6 +134,6 @@ final class BackupWorker {
             return .stored(PendingVersion(path: task.path, version: version, blockList: list, dependencies: dependencies),
                            bytesRead: bytesRead)
         }
-        return .failed("\(display): changed while being read (\(BackupWorker.attempts) attempts); previous version kept")
+        return failed("changed while being read (\(BackupWorker.attempts) attempts); previous version kept")
     }
 }
