@@ -86,6 +86,19 @@ final class BlockDecoder {
         guard hasher.hash(UnsafeRawBufferPointer(destination)) == id else { throw .mismatch }
     }
 
+    /// Decompresses a whole shared frame straight into `destination`, which must be exactly the size
+    /// its header declares (within the block limit); its blocks are then checked with `verify`. For
+    /// a reader that wants every block of the frame, one after another: no copy out of a frame buffer.
+    func decodeWholeFrame(_ stored: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws(BlockDecodingFailure) {
+        guard let size = ZstdDecompressor.declaredSize(stored), size == destination.count, size <= PackFormat.maximumBlockSize,
+              decompressor.decompress(stored, into: destination) else { throw .undecodable }
+    }
+
+    /// Checks one block's plaintext against its ID.
+    func verify(_ plain: UnsafeRawBufferPointer, id: BlockID) throws(BlockDecodingFailure) {
+        guard hasher.hash(plain) == id else { throw .mismatch }
+    }
+
     /// The bytes `skip..<skip + count` of a shared frame's plaintext, unverified. The frame is
     /// decompressed whole, once for all its blocks while `key` stays the same (nil: no reuse); the
     /// size its header declares must cover the block and stay within the block limit, so a damaged

@@ -26,6 +26,7 @@ final class RestoreDecoder {
     private var toRead: [Int] = []
     private var copies: [(to: Int, from: Int)] = []
     private var firstUse: [BlockID: Int] = [:]
+    private var frameBlocks: [Int] = []
 
     init(storage: any PackStorage, dictionaries: DictionarySet) {
         reader = PackReader(storage: storage, dictionaries: dictionaries)
@@ -101,7 +102,14 @@ final class RestoreDecoder {
         } catch {
             throw RestoreDecoder.naming(job.pieces[owners[indices.first!]].file, error)
         }
-        for index in indices {
+        var position = indices.startIndex
+        while position < indices.endIndex {
+            if let frameEnd = try decodeWholeFrame(at: position, of: indices, in: job, pack: pack, readAt: offset) {
+                position = frameEnd
+                continue
+            }
+            let index = indices[position]
+            position += 1
             let entry = job.blocks[index].entry
             let source = UnsafeRawBufferPointer(rebasing: stored[(entry.offset - offset)..<(entry.offset - offset + entry.storedLength)])
             let target = UnsafeMutableRawBufferPointer(rebasing: plain[starts[index]..<starts[index] + entry.rawLength])
@@ -113,6 +121,48 @@ final class RestoreDecoder {
             }
             if RestoreWriter.isZero(UnsafeRawBufferPointer(target)) { zeroBlocks.insert(entry.id) }
         }
+    }
+
+    /// When the blocks at `position` are the whole of one shared frame, in order and one after
+    /// another in the job's buffer (a large file's frame, restored whole: the usual case), decodes
+    /// the frame straight into place, verifies each block, and returns where the next blocks start;
+    /// nil otherwise (the blocks are then decoded one by one, through the decoder's frame buffer).
+    private func decodeWholeFrame(at position: Int, of indices: ArraySlice<Int>, in job: RestoreJob,
+                                  pack: String, readAt offset: Int) throws(StoreError) -> Int? {
+        let first = job.blocks[indices[position]].entry
+        guard first.encoding == .zstdShared else { return nil }
+        var end = position
+        while end < indices.endIndex && job.blocks[indices[end]].entry.offset == first.offset { end += 1 }
+        guard end - position > 1 else { return nil }
+        frameBlocks.removeAll(keepingCapacity: true)
+        frameBlocks.append(contentsOf: indices[position..<end])
+        frameBlocks.sort { job.blocks[$0].entry.skip < job.blocks[$1].entry.skip }
+        var skip = 0
+        for index in frameBlocks {
+            let entry = job.blocks[index].entry
+            guard entry.encoding == .zstdShared, entry.skip == skip, starts[index] == starts[frameBlocks[0]] + skip else { return nil }
+            skip += entry.rawLength
+        }
+        let source = UnsafeRawBufferPointer(rebasing: stored[(first.offset - offset)..<(first.offset - offset + first.storedLength)])
+        // The frame must hold exactly these blocks: any other size falls back to the general path.
+        guard ZstdDecompressor.declaredSize(source) == skip else { return nil }
+        let target = UnsafeMutableRawBufferPointer(rebasing: plain[starts[frameBlocks[0]]..<starts[frameBlocks[0]] + skip])
+        do {
+            try decoder.decodeWholeFrame(source, into: target)
+        } catch {
+            throw RestoreDecoder.naming(job.pieces[owners[frameBlocks[0]]].file, PackReader.failure(error, of: first, in: pack))
+        }
+        for index in frameBlocks {
+            let entry = job.blocks[index].entry
+            let block = UnsafeRawBufferPointer(rebasing: plain[starts[index]..<starts[index] + entry.rawLength])
+            do {
+                try decoder.verify(block, id: entry.id)
+            } catch {
+                throw RestoreDecoder.naming(job.pieces[owners[index]].file, PackReader.failure(error, of: entry, in: pack))
+            }
+            if RestoreWriter.isZero(block) { zeroBlocks.insert(entry.id) }
+        }
+        return end
     }
 
     /// `error` as a failure to restore `file`.
