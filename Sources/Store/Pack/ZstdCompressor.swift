@@ -92,7 +92,8 @@ public final class ZstdCompressor {
 final class WorkspaceMemory {
     /// A block's capacity is stored in front of it.
     private static let header = 16
-    /// Freed blocks smaller than this go straight back to malloc.
+    /// Freed blocks smaller than this go straight back to malloc, and smaller requests never take
+    /// the kept block (the context's own small allocations).
     private static let keepSize = 64 << 10
     private var spare: UnsafeMutableRawPointer?
     /// How often a kept block served a request (for tests).
@@ -123,7 +124,7 @@ final class WorkspaceMemory {
     private static func capacity(_ block: UnsafeMutableRawPointer) -> Int { block.load(as: Int.self) }
 
     private func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
-        if let block = spare, WorkspaceMemory.capacity(block) >= size {
+        if size >= WorkspaceMemory.keepSize, let block = spare, WorkspaceMemory.capacity(block) >= size {
             spare = nil
             reuses += 1
             return block + WorkspaceMemory.header
