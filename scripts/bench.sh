@@ -5,7 +5,7 @@
 # See docs/BENCHMARKS.md.
 #
 # Environment:
-#   BENCH_REPS=3        repetitions of the tool scenarios (each with fresh vaults)
+#   BENCH_REPS=5        repetitions of the tool scenarios (each with fresh vaults)
 #   BENCH_QUICK=1       small corpora, 64 MiB primitive files, 20000 scale files, 1 repetition
 #                       unless BENCH_REPS is set too
 #   BENCH_CORPORA="..." which corpora to run (default "docs binaries bigfile"; "" for none)
@@ -31,7 +31,7 @@ BV=$ROOT/.build/release/blockvault
 PRIMITIVES=$ROOT/.build/release/blockvault-primitives-bench
 
 QUICK=${BENCH_QUICK:-0}
-if [ "$QUICK" = 1 ]; then REPS=${BENCH_REPS:-1}; else REPS=${BENCH_REPS:-3}; fi
+if [ "$QUICK" = 1 ]; then REPS=${BENCH_REPS:-1}; else REPS=${BENCH_REPS:-5}; fi
 KEEP=${BENCH_KEEP:-0}
 TOOLS=${BENCH_TOOLS:-"blockvault restic borg"}
 STEP_TIMEOUT=${BENCH_TIMEOUT:-1800}
