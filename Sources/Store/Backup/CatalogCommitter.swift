@@ -27,7 +27,11 @@ enum CommitEvent: Sendable {
 final class CatalogCommitter: @unchecked Sendable {
     // @unchecked: `catalog`, `waiting` and `names` are touched only by the
     // committer thread between `start()` and `finish()`; `failure` is guarded by `failureLock`.
-    let queue = BoundedQueue<CommitEvent>(capacity: 4096)
+    /// Room for a burst: a sealed pack lets thousands of waiting versions be recorded at once, and
+    /// with room for 4,096 events the readers then waited on a full queue (about 0.6 s of blocked
+    /// reader time in the docs tree's first backup). With 16,384 (up to about 4 MB of events), the
+    /// docs backup took 2.34 → 2.22 s (interleaved medians of 9, faster in 8 of the 9 pairs).
+    let queue = BoundedQueue<CommitEvent>(capacity: 16384)
     private let catalog: Catalog
     private var waiting: [PendingVersion] = []
     /// Knows which of the backup's blocks are in recorded packs.
