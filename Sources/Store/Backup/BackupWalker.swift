@@ -48,8 +48,13 @@ struct BackupWalker {
         while let directory = stack.popLast() {
             let fullDirectory = directory.path.isEmpty ? root : root + [UInt8(ascii: "/")] + directory.path
             let names: [[UInt8]]
+            // Open while its entries are examined: each is stat'ed by name in it, not by full path.
+            // O_NOFOLLOW: a directory swapped for a symlink since it was stat'ed is not followed.
+            let descriptor = FileSystem.withCString(fullDirectory) { open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            defer { if descriptor >= 0 { close(descriptor) } }
             do {
-                names = try FileSystem.listDirectory(fullDirectory)
+                guard descriptor >= 0 else { throw StoreError.system("cannot list", FileSystem.display(fullDirectory)) }
+                names = try FileSystem.listDirectory(descriptor: descriptor, path: fullDirectory)
             } catch {
                 // Absence is not deletion: an unreadable directory keeps everything recorded under it.
                 if directory.path.isEmpty { throw error }
@@ -83,7 +88,7 @@ struct BackupWalker {
                 }
                 progress.filesSeen.add(1, ordering: .relaxed)
                 let fullPath = fullDirectory + [UInt8(ascii: "/")] + name
-                guard let raw = FileSystem.lstat(fullPath) else {
+                guard let raw = FileSystem.lstat(name, in: descriptor) else {
                     if errno == ENOENT, let earlier, !earlier.deleted {   // vanished between listing and stat: a deletion
                         try delete(try previous()!, nameID: earlier.nameID, record: record)
                     } else if errno != ENOENT {

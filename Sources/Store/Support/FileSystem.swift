@@ -23,12 +23,35 @@ enum FileSystem {
         return result == 0 ? status : nil
     }
 
+    /// `lstat` of `name` in the directory open as `directory`: no walk of a full path per entry.
+    static func lstat(_ name: [UInt8], in directory: Int32) -> stat? {
+        var status = stat()
+        let result = withCString(name) { fstatat(directory, $0, &status, AT_SYMLINK_NOFOLLOW) }
+        return result == 0 ? status : nil
+    }
+
     /// The names in a directory, excluding `.` and `..`, sorted bytewise unless `sorted` is false
     /// (then in the order the file system gives them).
     static func listDirectory(_ path: [UInt8], sorted: Bool = true) throws(StoreError) -> [[UInt8]] {
         guard let directory = withCString(path, { opendir($0) }) else {
             throw .system("cannot list", display(path))
         }
+        return try listDirectory(directory, path: path, sorted: sorted)
+    }
+
+    /// The names in the directory open as `descriptor` (which stays open: the caller closes it),
+    /// as `listDirectory(_:sorted:)` gives them; `path` names it in errors.
+    static func listDirectory(descriptor: Int32, path: [UInt8], sorted: Bool = true) throws(StoreError) -> [[UInt8]] {
+        let copy = dup(descriptor)
+        guard copy >= 0, let directory = fdopendir(copy) else {
+            if copy >= 0 { close(copy) }
+            throw .system("cannot list", display(path))
+        }
+        return try listDirectory(directory, path: path, sorted: sorted)
+    }
+
+    /// The names of an open directory stream, which it closes.
+    private static func listDirectory(_ directory: OpaquePointer, path: [UInt8], sorted: Bool) throws(StoreError) -> [[UInt8]] {
         defer { closedir(directory) }
         var names: [[UInt8]] = []
         while true {
