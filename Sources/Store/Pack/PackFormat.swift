@@ -32,9 +32,9 @@ public enum PackFormat {
     /// A file's consecutive new blocks share one zstd frame until their plaintext reaches this size
     /// (the frame then ends with the block that crossed it). Measured on the 768 MiB bench file at
     /// level 3: one frame per block (mean 167 KiB) 292.0 MB; frames of 1 MiB 273.2 MB, 2 MiB
-    /// 263.8 MB, and compression about a fifth faster. 2 MiB frames with smaller zstd tables
-    /// (`ZstdCompressor.compress`) are as small as 1 MiB frames with zstd's and faster still. Reading
-    /// one block decodes its frame.
+    /// 263.8 MB, and compression about a fifth faster. A large frame is compressed with settings of
+    /// its own that keep zstd's tables in a core's cache (`ZstdCompressor.compress`). Reading one
+    /// block decodes its frame.
     public static let frameTarget = 2 << 20
     /// New blocks at least this long share frames; shorter ones (small files, and the tails of
     /// larger ones) are compressed alone where they are read (see `BackupWorker`).
