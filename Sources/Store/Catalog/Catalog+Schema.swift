@@ -21,6 +21,16 @@ extension Catalog {
     CREATE TABLE settings_text(key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
     CREATE TABLE missing_blocks(hash BLOB PRIMARY KEY) STRICT, WITHOUT ROWID;
     CREATE TABLE pending_deletions(name TEXT PRIMARY KEY) STRICT;
+    \(schema7)
+    """
+
+    /// Schema 6 → 7, also part of a new catalog: a version's extended attributes (POSIX ACLs are
+    /// the `system.posix_acl_*` attributes) and a device node's device number; and the snapshots
+    /// `forget` removed, so a replica never takes them back from its master without their versions.
+    static let schema7 = """
+    ALTER TABLE versions ADD COLUMN xattrs BLOB;
+    ALTER TABLE versions ADD COLUMN rdev INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE forgotten_snapshots(snapshot_id TEXT PRIMARY KEY) STRICT, WITHOUT ROWID;
     """
 
     /// One row per device met, keyed by short id; `device_id` (the full id as hex) is NULL for a
@@ -66,6 +76,8 @@ extension Catalog {
             try migrateToCompactNamesAndVersions(database)
         case 5:   // blocks inside a zstd frame shared with their neighbours (pack encoding 3).
             try database.execute("ALTER TABLE blocks ADD COLUMN skip INTEGER NOT NULL DEFAULT 0;")
+        case 6:
+            try database.execute(schema7)
         default:
             throw .invalidVault("no migration from catalog schema \(version)")
         }
