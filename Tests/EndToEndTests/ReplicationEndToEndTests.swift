@@ -246,20 +246,21 @@ extension EndToEndTests.ReplicationEndToEndTests {
         var killed = 0
         var progress: [String] = []
         for round in 0..<rounds {
-            // Spread over the transfer: round r dies in the middle half of the r-th third. The last
-            // round dies at a random moment after the replica has sealed a new pack, so that the
-            // resumed push has something to skip.
-            let last = round == rounds - 1
-            let fraction = (Double(round) + 0.25 + 0.5 * Double(DeterministicData.next(&random) % 1000) / 1000) / Double(rounds)
-            let delay = timed.seconds * (last ? fraction - 0.75 : fraction)
+            // The first round dies in the middle half of the transfer's first third. Later rounds
+            // resume from what earlier ones sealed, so a time taken from the whole transfer could
+            // outlast them: each dies at a short random moment after the replica seals a new pack,
+            // which also leaves the resumed push something to skip.
+            let tied = round > 0
+            let share = Double(DeterministicData.next(&random) % 1000) / 1000
+            let delay = timed.seconds * (tied ? 0.08 * share : (0.25 + 0.5 * share) / Double(rounds))
             let packsBefore = try sealedPacks(replica)
-            let when = last ? "\(String(format: "%.3f", delay)) s after a new pack" : "after \(String(format: "%.3f", delay)) s"
+            let when = tied ? "\(String(format: "%.3f", delay)) s after a new pack" : "after \(String(format: "%.3f", delay)) s"
             let context = "\(interruption.rawValue), round \(round) (seed \(seed)): kill \(when), of a typical \(String(format: "%.3f", timed.seconds)) s"
             let running = try Blockvault.start(setup.pushArguments(to: [peer]))
             var start = Clock.seconds()
             let serve = interruption.killsServe ? ProcessTable.waitFor(timeout: 10) { ReplicationSetup.serveProcesses(replica) } : []
             #expect(serve.count <= 1, "\(context): more than one serve for the replica: \(serve)")
-            if last {
+            if tied {
                 let deadline = Clock.seconds() + 3 * timed.seconds + 5
                 while try sealedPacks(replica) == packsBefore && Clock.seconds() < deadline { usleep(5_000) }
                 start = Clock.seconds()
