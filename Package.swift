@@ -18,9 +18,11 @@ let package = Package(
                        providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"])]),
+        // Header only: a wrapper for a Linux system call glibc does not wrap (openat2).
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
         .target(name: "Chunker", dependencies: ["COpenSSL"]),
-        .target(name: "Store", dependencies: ["Chunker", "CZstd", "CSQLite"]),
+        .target(name: "Store", dependencies: ["Chunker", "CZstd", "CSQLite", "CLinux"]),
         .target(name: "Replication", dependencies: ["Store"]),
         .executableTarget(name: "blockvault", dependencies: [
             "Replication", "Store", "Chunker",

@@ -3,6 +3,9 @@ import Synchronization
 import Testing
 import TestSupport
 @testable import Store
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Small files that share a preamble (a licence header, say) and differ after it: what a trained
 /// dictionary is for.
@@ -118,7 +121,9 @@ func similarSmallFile(_ index: Int, size: Int = 6000) -> [UInt8] {
         for index in 0..<300 { try directory.write(Array("SECRET \(index) ".utf8) + similarSmallFile(index), to: "tree/secret/s-\(index).txt") }
         var options = BackupOptions()
         options.excludes = ["secret"]
-        let samples = try #require(DictionarySampler(root: Array(directory.path(for: "tree").utf8), options: options).collect())
+        let tree = open(directory.path(for: "tree"), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { close(tree) }
+        let samples = try #require(DictionarySampler(root: Array(directory.path(for: "tree").utf8), rootDescriptor: tree, options: options).collect())
         #expect(samples.bytes.count >= DictionarySampler.minimum && samples.sizes.reduce(0, +) == samples.bytes.count)
         let text = String(decoding: samples.bytes, as: UTF8.self)
         #expect(!text.contains("SECRET"), "an excluded file was read")
@@ -127,7 +132,9 @@ func similarSmallFile(_ index: Int, size: Int = 6000) -> [UInt8] {
         try directory.makeDirectory("small")
         for index in 0..<20 { try directory.write(similarSmallFile(index), to: "small/\(index).txt") }
         try directory.write(DeterministicData.randomBytes(count: 3 << 20, seed: 1), to: "small/big.bin")
-        #expect(DictionarySampler(root: Array(directory.path(for: "small").utf8), options: BackupOptions()).collect() == nil)
+        let small = open(directory.path(for: "small"), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { close(small) }
+        #expect(DictionarySampler(root: Array(directory.path(for: "small").utf8), rootDescriptor: small, options: BackupOptions()).collect() == nil)
     }
 
     @Test func anEncoderWithADictionaryUsesItForSmallBlocksOnly() throws {

@@ -10,14 +10,14 @@ extension Backup {
     /// Nil when turned off, when the vault's dictionary cannot be loaded (warned: new blocks go
     /// without one), or when `root` has too few small compressible files (a later backup tries
     /// again). Throws when the trained dictionary cannot be stored.
-    func dictionaryForBackup(root: [UInt8]) throws -> ZstdDictionary? {
+    func dictionaryForBackup(root: [UInt8], rootDescriptor: Int32) throws -> ZstdDictionary? {
         guard options.dictionary else { return nil }
         let dictionaries = vault.dictionaries
         for (id, reason) in dictionaries.failures {
             warn("zstd dictionary \(id) cannot be loaded (\(reason)); new blocks are stored without one; run 'blockvault check'")
         }
         if let existing = dictionaries.all.first { return existing }
-        guard dictionaries.isEmpty, let samples = DictionarySampler(root: root, options: options).collect() else { return nil }
+        guard dictionaries.isEmpty, let samples = DictionarySampler(root: root, rootDescriptor: rootDescriptor, options: options).collect() else { return nil }
         let level = vault.configuration.compression.level
         let trained = samples.bytes.withUnsafeBytes {
             ZstdDictionary.train(samples: $0, sizes: samples.sizes, capacity: Backup.dictionaryCapacity, level: level)

@@ -47,11 +47,17 @@ public final class Backup {
         guard let rootStatus = FileSystem.lstat(root), FileStatus(rootStatus).type == .directory else {
             throw StoreError.invalidArgument("\(directory) is not a directory")
         }
+        // Open for the whole backup: everything under the root is opened beneath it, never by full
+        // path, so a directory swapped for a symlink meanwhile cannot lead out of the tree. The root
+        // itself was resolved once above: a root given as a symlink is followed, as asked.
+        let rootDescriptor = FileSystem.withCString(root) { open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard rootDescriptor >= 0 else { throw StoreError.system("cannot back up", directory) }
+        defer { close(rootDescriptor) }
 
         // Large files' new blocks share zstd frames, which older builds cannot read.
         try Vault.raiseFormat(at: vault.path, to: VaultConfiguration.sharedFrameFormat)
         // Trained (and recorded) here when the vault has none, before any block is compressed.
-        let dictionary = try dictionaryForBackup(root: root)
+        let dictionary = try dictionaryForBackup(root: root, rootDescriptor: rootDescriptor)
         phase("dictionary")
         let catalog = vault.catalog
         try catalog.setCacheSize(megabytes: 64)
@@ -68,7 +74,7 @@ public final class Backup {
         let configuration = vault.configuration
         let progress = self.progress
         // Opened before any thread starts, so that failing to open them leaves no thread waiting.
-        var walker = try BackupWalker(root: root, folder: folder, reader: try Catalog(path: vault.catalogPath),
+        var walker = try BackupWalker(root: root, rootDescriptor: rootDescriptor, folder: folder, reader: try Catalog(path: vault.catalogPath),
                                       options: options, shortDevice: configuration.shortDeviceID, nowSeconds: nowSeconds,
                                       progress: progress, warn: warn)
 
@@ -92,7 +98,7 @@ public final class Backup {
                 // Versions go to the committer a batch at a time: one hand-over, not one per file.
                 var versions: [CommitEvent] = []
                 defer { committer.queue.push(contentsOf: versions) }
-                let worker = BackupWorker(chunker: configuration.chunker, level: configuration.compression.level, dictionary: dictionary,
+                let worker = BackupWorker(rootDescriptor: rootDescriptor, chunker: configuration.chunker, level: configuration.compression.level, dictionary: dictionary,
                                           index: index, lookup: lookup, packs: packs, compression: compression, progress: progress,
                                           shortDevice: configuration.shortDeviceID)
                 while let task = tasks.pop() {

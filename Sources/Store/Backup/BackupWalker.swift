@@ -6,8 +6,14 @@ import Glibc
 /// Walks the directory iteratively (no recursion limit), in sorted order, comparing each entry with
 /// its latest recorded version (one catalog query per directory). New and changed regular files go
 /// to the workers; directories, symlinks, special files and deletions are recorded directly.
+///
+/// Everything is opened beneath the root's descriptor, through real directories only
+/// (`FileSystem.openBeneath`), and must be what the walk stat'ed: a directory swapped for a symlink
+/// (or for another directory) while the backup runs is reported, never followed out of the tree.
 struct BackupWalker {
     let root: [UInt8]
+    /// The root, open for the whole backup (the workers open files beneath it too).
+    let rootDescriptor: Int32
     let folder: Int64
     let reader: Catalog
     let options: BackupOptions
@@ -24,10 +30,11 @@ struct BackupWalker {
     /// Blocks the vault should have but lacks: an unchanged file that needs one is read again.
     let missingBlocks: Set<BlockID>
 
-    init(root: [UInt8], folder: Int64, reader: Catalog, options: BackupOptions, shortDevice: UInt64, nowSeconds: UInt64,
-         progress: BackupProgress, warn: @escaping @Sendable (String) -> Void) throws {
+    init(root: [UInt8], rootDescriptor: Int32, folder: Int64, reader: Catalog, options: BackupOptions, shortDevice: UInt64,
+         nowSeconds: UInt64, progress: BackupProgress, warn: @escaping @Sendable (String) -> Void) throws {
         missingBlocks = try reader.missingBlocks()
         self.root = root
+        self.rootDescriptor = rootDescriptor
         self.folder = folder
         self.reader = reader
         self.options = options
@@ -41,6 +48,8 @@ struct BackupWalker {
         var path: [UInt8]
         /// The directory's interned name, when the catalog has seen it (0 for the root).
         var nameID: Int64?
+        /// The directory the walk stat'ed in its parent (nil for the root): what it opens must be it.
+        var identity: (device: UInt64, inode: UInt64)?
     }
 
     mutating func walk(submit: (FileTask) -> Void, record: (PendingVersion) -> Void) throws {
@@ -49,11 +58,22 @@ struct BackupWalker {
             let fullDirectory = directory.path.isEmpty ? root : root + [UInt8(ascii: "/")] + directory.path
             let names: [[UInt8]]
             // Open while its entries are examined: each is stat'ed by name in it, not by full path.
-            // O_NOFOLLOW: a directory swapped for a symlink since it was stat'ed is not followed.
-            let descriptor = FileSystem.withCString(fullDirectory) { open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            // The root is opened afresh ("."): a listing moves the descriptor's position.
+            let descriptor = FileSystem.openBeneath(rootDescriptor, directory.path.isEmpty ? [UInt8(ascii: ".")] : directory.path,
+                                                    flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             defer { if descriptor >= 0 { close(descriptor) } }
             do {
-                guard descriptor >= 0 else { throw StoreError.system("cannot list", FileSystem.display(fullDirectory)) }
+                guard descriptor >= 0 else {
+                    if FileSystem.isSwapped(errno) { throw StoreError.invalidArgument(BackupWalker.swapped(fullDirectory)) }
+                    throw StoreError.system("cannot list", FileSystem.display(fullDirectory))
+                }
+                if let identity = directory.identity {
+                    var status = stat()
+                    guard fstat(descriptor, &status) == 0 else { throw StoreError.system("cannot stat", FileSystem.display(fullDirectory)) }
+                    guard UInt64(status.st_dev) == identity.device && UInt64(status.st_ino) == identity.inode else {
+                        throw StoreError.invalidArgument(BackupWalker.swapped(fullDirectory))
+                    }
+                }
                 names = try FileSystem.listDirectory(descriptor: descriptor, path: fullDirectory)
             } catch {
                 // Absence is not deletion: an unreadable directory keeps everything recorded under it.
@@ -116,10 +136,10 @@ struct BackupWalker {
                         let version = status.version(path: path, after: try previous(), device: shortDevice, nowSeconds: nowSeconds)
                         record(PendingVersion(path: path, version: version, blockList: nil, dependencies: []))
                     }
-                    subdirectories.append(PendingDirectory(path: path, nameID: earlier?.nameID))
+                    subdirectories.append(PendingDirectory(path: path, nameID: earlier?.nameID, identity: (status.device, status.inode)))
                 case .symlink:
                     let target: [UInt8]
-                    do { target = try FileSystem.readLink(fullPath) } catch {
+                    do { target = try FileSystem.readLink(name, in: descriptor, path: fullPath) } catch {
                         report("\(error)")
                         continue
                     }
@@ -141,6 +161,11 @@ struct BackupWalker {
             }
             stack.append(contentsOf: subdirectories.reversed())
         }
+    }
+
+    /// The report of a directory that is no longer the one the walk listed in its parent.
+    static func swapped(_ fullDirectory: [UInt8]) -> String {
+        "\(FileSystem.display(fullDirectory)): changed during the backup (replaced, or a directory on its path replaced by a symlink); not followed, what was recorded under it is kept"
     }
 
     /// Whether an unchanged file's content includes a block the vault has lost (self-healing).

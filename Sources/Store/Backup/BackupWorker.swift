@@ -28,6 +28,8 @@ final class BackupWorker {
     private let frames: CompressionStage.Frames
     private let progress: BackupProgress
     private let shortDevice: UInt64
+    /// The backup's root, open for the whole backup: files are opened beneath it.
+    private let rootDescriptor: Int32
     /// How often a file that changes while it is read is read again before it is reported.
     static let attempts = 3
     /// Linux's O_NOATIME, which Glibc's Swift overlay does not export: reading does not touch atime.
@@ -39,8 +41,9 @@ final class BackupWorker {
     /// Files at least this long are announced to the kernel as read sequentially (larger read-ahead).
     static let sequentialAdviceSize: Int64 = 1 << 20
 
-    init(chunker: ChunkerParameters, level: Int32, dictionary: ZstdDictionary?, index: BlockIndex, lookup: BlockIndex.Lookup, packs: PackWriter,
-         compression: CompressionStage, progress: BackupProgress, shortDevice: UInt64) {
+    init(rootDescriptor: Int32, chunker: ChunkerParameters, level: Int32, dictionary: ZstdDictionary?, index: BlockIndex,
+         lookup: BlockIndex.Lookup, packs: PackWriter, compression: CompressionStage, progress: BackupProgress, shortDevice: UInt64) {
+        self.rootDescriptor = rootDescriptor
         reader = BlockReader(parameters: chunker, parallelHashing: true)
         encoder = BlockEncoder(level: level, dictionary: dictionary)
         self.index = index
@@ -57,18 +60,25 @@ final class BackupWorker {
     func process(_ task: FileTask, nowSeconds: UInt64) throws(StoreError) -> FileOutcome {
         // The path's display form is made only for a failure (after its message, which may read errno).
         func failed(_ message: String) -> FileOutcome { .failed("\(FileSystem.display(task.fullPath)): \(message)") }
-        // O_NOFOLLOW: a symlink swapped in since the walk is not followed; O_NONBLOCK: a FIFO swapped in
-        // does not hang the open (it is then refused by the type check below).
-        let descriptor = FileSystem.withCString(task.fullPath) { open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | BackupWorker.noAccessTime) }
-        let opened = descriptor >= 0 ? descriptor
-            : FileSystem.withCString(task.fullPath) { open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
-        guard opened >= 0 else { return failed("cannot open: \(String(cString: strerror(errno)))") }
+        // Beneath the root, through real directories only: a directory on the path swapped for a
+        // symlink since the walk is not followed out of the tree. O_NONBLOCK: a FIFO swapped in does
+        // not hang the open (it is then refused by the type check below). O_NOATIME is refused
+        // (EPERM) for files of other owners.
+        let flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC
+        var opened = FileSystem.openBeneath(rootDescriptor, task.path, flags: flags | BackupWorker.noAccessTime)
+        if opened < 0 && errno == EPERM { opened = FileSystem.openBeneath(rootDescriptor, task.path, flags: flags) }
+        guard opened >= 0 else {
+            if FileSystem.isSwapped(errno) { return failed(BackupWorker.swapped) }
+            return failed("cannot open: \(String(cString: strerror(errno)))")
+        }
         defer { close(opened) }
         var bytesRead: Int64 = 0
         for attempt in 0..<BackupWorker.attempts {
             var before = stat()
             guard fstat(opened, &before) == 0 else { return failed("cannot stat: \(String(cString: strerror(errno)))") }
             let status = FileStatus(before)
+            // The file the walk stat'ed, not another one renamed or swapped in under its name since.
+            guard status.device == task.status.device && status.inode == task.status.inode else { return failed(BackupWorker.swapped) }
             guard status.type == .file else { return failed("is no longer a regular file; skipped") }
             // Reads of a regular file ignore O_NONBLOCK, so it can stay set; small files (most of a
             // tree) skip the calls that only pay off for large ones or for a second attempt.
@@ -136,4 +146,6 @@ final class BackupWorker {
         }
         return failed("changed while being read (\(BackupWorker.attempts) attempts); previous version kept")
     }
+
+    static let swapped = "changed during the backup (replaced, or a directory on its path replaced by a symlink); not read, previous version kept"
 }

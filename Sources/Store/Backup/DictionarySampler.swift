@@ -14,7 +14,7 @@ import Glibc
 /// (8 MiB: 4.3 MB, but 7,000 descents and 0.15 s of training).
 ///
 /// Entries the backup excludes are never read; symlinks are not followed; files are opened as the
-/// backup opens them (no following, no blocking on a FIFO swapped in). Anything that cannot be
+/// backup opens them (beneath the root through real directories only, no blocking on a FIFO swapped in). Anything that cannot be
 /// read is passed over silently: the backup itself reports it.
 struct DictionarySampler {
     /// Samples wanted. The search and the training run before any file is stored, so they are time
@@ -34,6 +34,8 @@ struct DictionarySampler {
     static let maximumSeconds = 2.0
 
     let root: [UInt8]
+    /// The root, open: directories and files are opened beneath it (`FileSystem.openBeneath`).
+    let rootDescriptor: Int32
     let options: BackupOptions
 
     struct Samples {
@@ -74,7 +76,7 @@ struct DictionarySampler {
 
         func listing(_ directory: [UInt8], of sampler: DictionarySampler) -> [[UInt8]] {
             if let known = listings.withLock({ $0[directory] }) { return known }
-            let names = (try? FileSystem.listDirectory(sampler.fullPath(directory), sorted: false)) ?? []
+            let names = sampler.list(directory)
             listings.withLock { $0[directory] = names }
             return names
         }
@@ -108,7 +110,7 @@ struct DictionarySampler {
                 }
                 if status.st_mode & S_IFMT == S_IFREG, status.st_size >= 64, status.st_size <= DictionarySampler.fileLimit,
                    !DictionarySampler.isCompressedFormat(name), shared.taken.withLock({ $0.insert(path).inserted }),
-                   let length = read(fullPath(path), into: buffer), length >= 64 {
+                   let length = read(path, into: buffer), length >= 64 {
                     let plain = UnsafeRawBufferPointer(rebasing: buffer[0..<length])
                     if let compressed = compressor.compress(plain, into: output), compressed * 10 < length * 9 {
                         samples.bytes.append(contentsOf: plain)
@@ -140,10 +142,22 @@ struct DictionarySampler {
         relative.isEmpty ? root : root + [UInt8(ascii: "/")] + relative
     }
 
-    /// Up to `buffer.count` bytes from the start of a regular file; nil when it cannot be read.
-    private func read(_ path: [UInt8], into buffer: UnsafeMutableRawBufferPointer) -> Int? {
-        let descriptor = FileSystem.withCString(path) { open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | BackupWorker.noAccessTime) }
-        let opened = descriptor >= 0 ? descriptor : FileSystem.withCString(path) { open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
+    /// The names in `directory` (relative to the root), unsorted; none when it cannot be listed.
+    fileprivate func list(_ directory: [UInt8]) -> [[UInt8]] {
+        // The root is opened afresh ("."): a listing moves the descriptor's position, and threads list at once.
+        let descriptor = FileSystem.openBeneath(rootDescriptor, directory.isEmpty ? [UInt8(ascii: ".")] : directory,
+                                                flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return [] }
+        defer { close(descriptor) }
+        return (try? FileSystem.listDirectory(descriptor: descriptor, path: fullPath(directory), sorted: false)) ?? []
+    }
+
+    /// Up to `buffer.count` bytes from the start of a regular file (`relative` to the root); nil when
+    /// it cannot be read.
+    private func read(_ relative: [UInt8], into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        let flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC
+        var opened = FileSystem.openBeneath(rootDescriptor, relative, flags: flags | BackupWorker.noAccessTime)
+        if opened < 0 && errno == EPERM { opened = FileSystem.openBeneath(rootDescriptor, relative, flags: flags) }
         guard opened >= 0 else { return nil }
         defer { close(opened) }
         var status = stat()

@@ -31,6 +31,10 @@ public final class Database {
 
     deinit { close() }
 
+    /// Whether the connection cannot write: opened read-only, or SQLite fell back to read-only
+    /// because the file (or its directory) cannot be written.
+    public var isReadOnly: Bool { handle.map { sqlite3_db_readonly($0, "main") == 1 } ?? true }
+
     /// Finalizes every statement and closes the connection. Idempotent.
     public func close() {
         statements.values.forEach { $0.finalize() }

@@ -8,7 +8,9 @@ import Glibc
 /// Checks a vault: the catalog's own integrity, that every pack the catalog records exists and its
 /// footer agrees with the catalog, that every recorded file version's blocks are all present, and
 /// with `readData` that every block of the selected packs decompresses to bytes matching its hash.
-/// Read-only: it changes nothing, so it needs no lock.
+/// It takes only the shared read lock. It changes one thing, and only in a vault it may write: a
+/// copy of a block whose bytes do not match its hash is dropped and the block remembered as missing
+/// (`Catalog.markDamaged`), so that the next backup that meets the block stores it again.
 public struct Checker {
     let vault: Vault
 
@@ -102,11 +104,27 @@ public struct Checker {
             report.bytesRead = result.bytes
             for (id, why) in result.damaged where damaged[id] == nil { damaged[id] = why }
             report.problems += result.packErrors.sorted()
+            for id in markForStoringAgain(result.corrupt, notes: &report.notes) {
+                damaged[id] = (damaged[id] ?? "") + " (marked missing: the next backup of a file that holds it stores it again)"
+            }
         }
 
         report.problems += try describe(damaged)
         report.seconds = FileSystem.monotonicSeconds() - started
         return report
+    }
+
+    /// Drops the copies whose bytes do not match their hash and remembers their blocks as missing,
+    /// when the vault may be written (a read-only one is only reported on); returns the blocks marked.
+    private func markForStoringAgain(_ copies: [(id: BlockID, pack: String)], notes: inout [String]) -> Set<BlockID> {
+        guard !copies.isEmpty, vault.catalog.isWritable else { return [] }
+        do {
+            try vault.catalog.markDamaged(copies)
+            return Set(copies.map(\.id))
+        } catch {
+            notes.append("the damaged blocks could not be marked for the next backup to store again (\(error)); 'blockvault repair --read-data --apply' drops them")
+            return []
+        }
     }
 
     /// One line per damaged block, naming the file versions (and snapshots) it breaks.
@@ -128,6 +146,8 @@ private final class PackReading: Sendable {
         var blocks = 0
         var bytes: Int64 = 0
         var damaged: [BlockID: String] = [:]
+        /// The copies (block, pack) whose bytes do not match their hash.
+        var corrupt: [(id: BlockID, pack: String)] = []
         var packErrors: [String] = []
     }
 
@@ -156,6 +176,7 @@ private final class PackReading: Sendable {
                         total.blocks += outcome.blocks
                         total.bytes += outcome.bytes
                         total.damaged.merge(outcome.damaged) { first, _ in first }
+                        total.corrupt += outcome.corrupt.map { ($0, job.name) }
                         if let error = outcome.packError { total.packErrors.append(error) }
                     }
                 }
@@ -197,6 +218,8 @@ final class PackVerifier {
         var blocks = 0
         var bytes: Int64 = 0
         var damaged: [BlockID: String] = [:]
+        /// The damaged blocks whose bytes do not match their hash (not those that need a dictionary the vault lacks).
+        var corrupt: Set<BlockID> = []
         /// Set when the pack could not be read or parsed at all.
         var packError: String?
     }
@@ -230,7 +253,9 @@ final class PackVerifier {
                 if referenced.contains(entry.id), let failure = verifyBlock(entry, in: name) {
                     switch failure {
                     case .missingDictionary(_, let why): outcome.damaged[entry.id] = "pack \(name): it needs \(why)"
-                    case .undecodable, .mismatch: outcome.damaged[entry.id] = "pack \(name): its bytes do not match its hash"
+                    case .undecodable, .mismatch:
+                        outcome.damaged[entry.id] = "pack \(name): its bytes do not match its hash"
+                        outcome.corrupt.insert(entry.id)
                     }
                 }
             }

@@ -15,6 +15,7 @@ final class RestoreDecoder {
     static let readLimit = 4 << 20
     private let reader: PackReader
     private let decoder: BlockDecoder
+    private let damage: RestoreDamage
     /// The buffer of the job being decoded.
     private var plain = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     private var stored = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
@@ -28,9 +29,11 @@ final class RestoreDecoder {
     private var firstUse: [BlockID: Int] = [:]
     private var frameBlocks: [Int] = []
 
-    init(storage: any PackStorage, dictionaries: DictionarySet) {
+    /// Blocks whose bytes are damaged are recorded in `damage` (the restore has them stored again).
+    init(storage: any PackStorage, dictionaries: DictionarySet, damage: RestoreDamage) {
         reader = PackReader(storage: storage, dictionaries: dictionaries)
         decoder = BlockDecoder(dictionaries: dictionaries)
+        self.damage = damage
     }
 
     deinit { stored.deallocate() }
@@ -117,6 +120,7 @@ final class RestoreDecoder {
                 try decoder.decode(source, encoding: entry.encoding, id: entry.id, into: target,
                                    skip: entry.skip, key: FrameKey(pack: pack, offset: entry.offset))
             } catch {
+                damage.record(error, [entry.id], in: pack)
                 throw RestoreDecoder.naming(job.pieces[owners[index]].file, PackReader.failure(error, of: entry, in: pack))
             }
             if RestoreWriter.isZero(UnsafeRawBufferPointer(target)) { zeroBlocks.insert(entry.id) }
@@ -150,6 +154,8 @@ final class RestoreDecoder {
         do {
             try decoder.decodeWholeFrame(source, into: target)
         } catch {
+            // A frame that does not decode loses every block in it.
+            damage.record(error, frameBlocks.map { job.blocks[$0].entry.id }, in: pack)
             throw RestoreDecoder.naming(job.pieces[owners[frameBlocks[0]]].file, PackReader.failure(error, of: first, in: pack))
         }
         for index in frameBlocks {
@@ -158,6 +164,7 @@ final class RestoreDecoder {
             do {
                 try decoder.verify(block, id: entry.id)
             } catch {
+                damage.record(error, [entry.id], in: pack)
                 throw RestoreDecoder.naming(job.pieces[owners[index]].file, PackReader.failure(error, of: entry, in: pack))
             }
             if RestoreWriter.isZero(block) { zeroBlocks.insert(entry.id) }

@@ -113,6 +113,20 @@ struct RestoreJobBuilder {
 }
 
 /// The first failure of a restore (by job order), shared by the planner and the workers.
+/// The copies of blocks (block, pack) that a restore's decoders found damaged: bytes that do not
+/// decode, or do not match their hash (not unreadable packs or missing dictionaries).
+final class RestoreDamage: Sendable {
+    private let found = Mutex<[(id: BlockID, pack: String)]>([])
+
+    var copies: [(id: BlockID, pack: String)] { found.withLock { $0 } }
+
+    /// Records the copies of `ids` in `pack` when `failure` says their bytes are damaged.
+    func record(_ failure: BlockDecodingFailure, _ ids: [BlockID], in pack: String) {
+        if case .missingDictionary = failure { return }
+        found.withLock { $0 += ids.map { ($0, pack) } }
+    }
+}
+
 final class RestoreFailure: Sendable {
     private let first = Mutex<(sequence: Int, error: any Error)?>(nil)
 

@@ -10,6 +10,8 @@ final class RestorePipeline {
     struct Stopped: Error {}
 
     private let failure = RestoreFailure()
+    /// The damaged copies of blocks the decoders met (see `Restorer`, which has them stored again).
+    let damage = RestoreDamage()
     private let jobs: BoundedQueue<RestoreJob>
     private let decoded: BoundedQueue<(RestoreJob, RestoreBuffer)>
     private let decoding = DispatchGroup()
@@ -22,10 +24,10 @@ final class RestorePipeline {
         // Buffers: one per decoder at work, plus two so the writer never waits for a decoder to start.
         let buffers = BoundedQueue<RestoreBuffer>(capacity: decoders + 2)
         for _ in 0..<decoders + 2 { buffers.push(RestoreBuffer()) }
-        let (jobs, decoded, failure) = (self.jobs, self.decoded, self.failure)
+        let (jobs, decoded, failure, damage) = (self.jobs, self.decoded, self.failure, self.damage)
         for _ in 0..<decoders {
             RestorePipeline.start(decoding) {
-                let decoder = RestoreDecoder(storage: storage, dictionaries: dictionaries)
+                let decoder = RestoreDecoder(storage: storage, dictionaries: dictionaries, damage: damage)
                 while let job = jobs.pop() {
                     guard !failure.hasFailed, let buffer = buffers.pop() else {
                         job.cancel()

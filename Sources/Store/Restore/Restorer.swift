@@ -110,9 +110,20 @@ public final class Restorer {
     }
 
     /// Plans with `body`, then waits for the pipeline's workers; throws the first failure of either.
+    /// Damaged blocks met on the way are marked for the next backup to store again.
     private func run(_ pipeline: RestorePipeline, _ body: (RestorePipeline) throws -> Void) throws {
         do { try body(pipeline) } catch { pipeline.fail(error) }
-        try pipeline.finish()
+        do { try pipeline.finish() } catch {
+            guard markDamaged(pipeline.damage.copies), case StoreError.corrupt(let message) = error else { throw error }
+            throw StoreError.corrupt(message + " (marked missing: the next backup of a file that holds it stores it again)")
+        }
+    }
+
+    /// Remembers damaged copies of blocks as missing (`Catalog.markDamaged`), when the vault may be
+    /// written; best effort: the restore has failed already, and fails the same way if this does.
+    private func markDamaged(_ copies: [(id: BlockID, pack: String)]) -> Bool {
+        guard !copies.isEmpty, vault.catalog.isWritable else { return false }
+        return (try? vault.catalog.markDamaged(copies)) != nil
     }
 
     /// Whether the last component of `path` has the form of a temporary name (`.blockvault.*.tmp`).

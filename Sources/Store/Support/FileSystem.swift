@@ -1,3 +1,4 @@
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -70,6 +71,68 @@ enum FileSystem {
         }
         if sorted { names.sort(by: bytewiseLess) }
         return names
+    }
+
+    /// Whether the kernel offers openat2 (Linux 5.6; a seccomp filter may refuse it): tried once.
+    static let hasOpenat2: Bool = {
+        let descriptor = blockvault_openat2(AT_FDCWD, "/", UInt64(O_RDONLY | O_DIRECTORY | O_CLOEXEC), 0)
+        if descriptor >= 0 { close(descriptor) }
+        return descriptor >= 0
+    }()
+
+    /// Opens `relative`, names as a walk lists them joined by `/` (no `.`, `..` or empty name), in
+    /// the directory open as `root`, through real directories only: a symlink anywhere on the way,
+    /// the last name included, is never followed, so whatever is swapped in for a directory, nothing
+    /// outside `root` is opened. One `openat2` (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS); without it,
+    /// one `openat` per name. Returns the descriptor, or -1 with `errno` set, ELOOP (or ENOTDIR, or
+    /// EXDEV) when a name on the way is not, or is no longer, a real directory (see `isSwapped`).
+    static func openBeneath(_ root: Int32, _ relative: [UInt8], flags: Int32) -> Int32 {
+        if hasOpenat2 {
+            let resolve = UInt64(BLOCKVAULT_RESOLVE_BENEATH | BLOCKVAULT_RESOLVE_NO_SYMLINKS)
+            for _ in 0..<3 {
+                let descriptor = withCString(relative) { blockvault_openat2(root, $0, UInt64(UInt32(bitPattern: flags | O_NOFOLLOW)), resolve) }
+                // EAGAIN: the kernel saw a rename race it could not rule out; the man page says retry.
+                if descriptor >= 0 || errno != EAGAIN { return descriptor }
+            }
+            return -1
+        }
+        return openNameByName(root, relative, flags: flags)
+    }
+
+    /// `openBeneath` without openat2: one `openat` per name, each refusing a symlink (O_PATH for
+    /// the directories on the way, which needs only search permission, as openat2 does).
+    static func openNameByName(_ root: Int32, _ relative: [UInt8], flags: Int32) -> Int32 {
+        let names = relative.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        var directory = root
+        for name in names.dropLast() {
+            let next = withCString(Array(name)) { openat(directory, $0, BLOCKVAULT_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            let code = errno
+            if directory != root { close(directory) }
+            guard next >= 0 else {
+                errno = code
+                return -1
+            }
+            directory = next
+        }
+        let descriptor = withCString(Array(names.last ?? [])) { openat(directory, $0, flags | O_NOFOLLOW) }
+        let code = errno
+        if directory != root { close(directory) }
+        errno = code
+        return descriptor
+    }
+
+    /// Whether `openBeneath` failed with `code` because something on the path is not the real
+    /// directory it was (a symlink or a file swapped in), rather than for want of permission or the like.
+    static func isSwapped(_ code: Int32) -> Bool { code == ELOOP || code == ENOTDIR || code == EXDEV }
+
+    /// The target of the symlink `name` in the directory open as `directory`; `path` names it in errors.
+    static func readLink(_ name: [UInt8], in directory: Int32, path: [UInt8]) throws(StoreError) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = withCString(name) { cName in
+            buffer.withUnsafeMutableBytes { readlinkat(directory, cName, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+        }
+        guard count >= 0 else { throw .system("cannot read link", display(path)) }
+        return Array(buffer[0..<count])
     }
 
     static func readLink(_ path: [UInt8]) throws(StoreError) -> [UInt8] {
