@@ -222,7 +222,12 @@ public final class Catalog {
         var lost = 0
         for name in names {
             guard let packID = try database.scalar("SELECT id FROM packs WHERE name = ?", [.text(name)]) else { continue }
-            if try database.scalar("SELECT kind FROM packs WHERE id = ?", [.integer(packID)]) == Int64(PackFormat.Kind.metadata.rawValue) {
+            let isMetadata = try database.scalar("SELECT kind FROM packs WHERE id = ?", [.integer(packID)]) == Int64(PackFormat.Kind.metadata.rawValue)
+            // A metadata pack whose records were all salvaged elsewhere (repair) has no rows left.
+            let rows = try database.scalar("SELECT count(*) FROM blocks WHERE pack = ?", [.integer(packID)]) ?? 0
+            if isMetadata && rows == 0 {
+                // Nothing of it is referenced any more.
+            } else if isMetadata {
                 // The records that let repair rebuild the catalog went with it: have the next backup
                 // write all of them again from the catalog (new records, so nothing is "missing").
                 try setSetting("metadata_sequence", 0)

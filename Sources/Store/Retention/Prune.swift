@@ -36,7 +36,7 @@ public struct PruneReport: Sendable {
 /// backup) finishes the deletions. Holds the write lock and locks out readers while deleting.
 public enum Prune {
     /// One data pack's use, for the sweep plan.
-    fileprivate struct PackUse {
+    private struct PackUse {
         var id: Int64
         var name: String
         var size: Int
@@ -176,7 +176,13 @@ public enum Prune {
         let writer = PackWriter(kind: .data, storage: vault.storage) { pack in sealed.append(pack) }
         let written: [SealedPack]
         do {
-            try copyLive(of: repack, vault: vault, writer: writer)
+            let copier = PackCopier(vault: vault, writer: writer)
+            for pack in repack {
+                try copier.copy(pack.live, of: pack.name, frameBlocks: pack.frameBlocks) { entry, error in
+                    throw StoreError.invalidVault("prune stopped, nothing was deleted: cannot read block \(entry.id.hex.prefix(16)) in pack \(pack.name) (\(error)); "
+                                                  + "run 'blockvault check --read-data' (if the block is damaged, 'blockvault repair --apply --read-data' drops it)")
+                }
+            }
             try writer.flush()
             written = sealed.take()
         } catch {
@@ -214,50 +220,5 @@ public enum Prune {
         report.bytesAfter = try database.scalar("SELECT sum(size) FROM packs WHERE kind = 0") ?? 0
         report.seconds = FileSystem.monotonicSeconds() - started
         return report
-    }
-
-    /// Copies the live blocks of `repack` into `writer`; throws, naming the block and its pack, at the
-    /// first block that cannot be read or does not verify.
-    fileprivate static func copyLive(of repack: [PackUse], vault: Vault, writer: PackWriter) throws {
-        let reader = PackReader(storage: vault.storage, dictionaries: vault.dictionaries)
-        let encoder = BlockEncoder(level: vault.configuration.compression.level)
-        for pack in repack {
-            let live = pack.live.sorted { $0.offset != $1.offset ? $0.offset < $1.offset : $0.skip < $1.skip }
-            var next = 0
-            while next < live.count {
-                var end = next + 1
-                while end < live.count && live[next].isShared && live[end].isShared && live[end].offset == live[next].offset { end += 1 }
-                var stored: UnsafeRawBufferPointer?
-                for entry in live[next..<end] {
-                    do {
-                        stored = try reader.readStored(BlockLocation(pack: pack.name, entry: entry))
-                    } catch {
-                        throw StoreError.invalidVault("prune stopped, nothing was deleted: cannot read block \(entry.id.hex.prefix(16)) in pack \(pack.name) (\(error)); "
-                                                      + "run 'blockvault check --read-data' (if the block is damaged, 'blockvault repair --apply --read-data' drops it)")
-                    }
-                }
-                let group = Array(live[next..<end])
-                if let stored, !live[next].isShared {
-                    try writer.append(id: group[0].id, stored: stored, rawLength: group[0].rawLength, encoding: group[0].encoding)
-                } else if let stored, pack.frameBlocks[live[next].offset] == group.count {
-                    try writer.appendFrame(stored: stored, blocks: group.map { ($0.id, $0.rawLength, $0.skip) })
-                } else {
-                    try storeAgain(group, of: pack.name, reader: reader, encoder: encoder, writer: writer)
-                }
-                next = end
-            }
-        }
-    }
-
-    /// Stores the live blocks of a shared frame whose other blocks are dead: decoded (each verified)
-    /// and compressed again, as one frame of their own (one block: alone).
-    private static func storeAgain(_ entries: [PackEntry], of pack: String, reader: PackReader, encoder: BlockEncoder,
-                                   writer: PackWriter) throws {
-        var plain: [UInt8] = []
-        plain.reserveCapacity(entries.reduce(0) { $0 + $1.rawLength })
-        for entry in entries { plain.append(contentsOf: try reader.read(BlockLocation(pack: pack, entry: entry))) }
-        _ = try plain.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws in
-            try encoder.store(bytes, blocks: entries.map { ($0.id, $0.rawLength) }, in: writer)
-        }
     }
 }
