@@ -131,5 +131,107 @@ extension EndToEndTests {
             for name in broken { #expect(checked.problems.contains { $0.contains(name) }, "check does not name \(name): \(checked.problems)") }
             #expect(checked.problems.allSatisfy { line in broken.contains { line.contains($0) } }, "check: \(checked.problems)")
         }
+
+        // MARK: A foreign WAL
+
+        @Test("another vault's catalog.db-wal next to this vault's catalog: every command refuses it naming both vaults, the catalog is untouched, repair --apply rebuilds from the packs")
+        func foreignWAL() throws {
+            let scratch = try ScratchDirectory("foreign-wal")
+            defer { scratch.remove() }
+            let scenario = try FaultScenario(scratch: scratch)
+            try scenario.recordTwoSnapshots()
+            let vault = scenario.vault
+
+            // Vault B's WAL as a killed writer leaves it: SIGKILL as SQLite deletes the WAL at close.
+            let other = try TestVault.create(at: scratch.child("other"))
+            let otherSource = scratch.child("other-source")
+            try Files.makeDirectory(otherSource)
+            try Files.write(otherSource + "/only-in-b.txt", text: "vault B\n")
+            let wal = other.path + "/catalog.db-wal"
+            let log = scratch.child("strace.log")
+            let kill = SyscallFault(syscalls: "unlink", action: "signal=KILL", when: "1", paths: [wal])
+            _ = try TestVault(path: other.path, wrapper: try kill.wrapper(log: log)).run("backup", [otherSource])
+            try #require(Files.exists(wal) && (try Files.status(wal)).st_size > 0, "vault B left no WAL to copy")
+
+            let catalog = vault.path + "/catalog.db"
+            let catalogBefore = try Files.read(catalog)
+            try Files.write(catalog + "-wal", try Files.read(wal))
+            for (command, arguments) in [("snapshots", [String]()), ("ls", ["latest"]), ("check", []), ("backup", [scenario.source])] {
+                let refused = try vault.run(command, arguments)
+                scenario.expectCleanFailure(refused, "\(command) with a foreign WAL")
+                #expect(refused.errorOutput.contains("belongs to vault") && refused.errorOutput.contains("repair --apply"),
+                        "\(command) should name the foreign vault and the fix: \(refused)")
+            }
+            #expect(try Files.read(catalog) == catalogBefore, "the foreign WAL was checkpointed into catalog.db")
+
+            let repair = try vault.run("repair", ["--apply", "--json"])
+            #expect(repair.succeeded, "\(repair)")
+            let report = try repair.decode(RepairJSON.self)
+            #expect(report.rebuilt && report.broken.isEmpty, "repair should rebuild from the packs, losing nothing: \(repair)")
+            #expect(Files.exists(catalog + ".damaged-wal"), "the foreign WAL should be moved aside")
+            try scenario.expectVaultIntact("after repair of a foreign WAL")
+            try scenario.expectNextBackupSucceeds("after repair of a foreign WAL")
+        }
+
+        // MARK: A read-only or full vault disk
+
+        /// Runs commands with the vault bind-mounted read-only in a private mount namespace.
+        static func readOnlyWrapper(_ vault: String) throws -> [String] {
+            guard let unshare = executableOnPath("unshare") else { throw TestFailure("unshare (util-linux) is not on PATH") }
+            return [unshare, "-m", "--propagation", "private", "/bin/sh", "-c",
+                    "mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\" && exec \"$@\"", vault]
+        }
+
+        /// snapshots, ls, versions, diff, stats, check --read-data succeed, and every recorded
+        /// snapshot restores exactly, through `vault`.
+        static func expectReadable(_ vault: TestVault, _ scenario: FaultScenario, _ context: String) throws {
+            for (command, arguments) in [("snapshots", [String]()), ("ls", ["latest"]), ("versions", ["base/data-2.bin"]),
+                                         ("diff", [scenario.recorded[0].id, scenario.recorded[1].id]), ("stats", []),
+                                         ("check", ["--read-data"])] {
+                let result = try vault.run(command, arguments)
+                #expect(result.succeeded && result.errorOutput.isEmpty, "\(context): \(command): \(result)")
+            }
+            for (index, (id, copy)) in scenario.recorded.enumerated() {
+                let target = scenario.scratch.child("\(context.filter(\.isLetter))-\(index)")
+                let restore = try vault.run("restore", ["--target", target, id])
+                #expect(restore.succeeded, "\(context): restore \(id): \(restore)")
+                if restore.succeeded {
+                    let problems = try Tree.differences(expected: copy, actual: target)
+                    #expect(problems.isEmpty, "\(context): \(id) restores differently: \(problems.prefix(5))")
+                }
+            }
+        }
+
+        @Test("a vault on a read-only mount: snapshots, ls, versions, diff, stats, check and restore work; a backup fails with one line")
+        func readOnlyVault() throws {
+            let scratch = try ScratchDirectory("read-only")
+            defer { scratch.remove() }
+            let scenario = try FaultScenario(scratch: scratch)
+            try scenario.recordTwoSnapshots()
+            let readOnly = TestVault(path: scenario.vault.path, wrapper: try Self.readOnlyWrapper(scenario.vault.path))
+            let probe = try Blockvault.run(["--help"], wrapper: readOnly.wrapper)
+            if !probe.succeeded { try Test.cancel("a read-only bind mount cannot be made here (uid \(getuid())): \(probe.errorOutput)") }
+            try Self.expectReadable(readOnly, scenario, "read-only mount")
+            let backup = try readOnly.run("backup", [scenario.source])
+            scenario.expectCleanFailure(backup, "backup onto a read-only vault")
+            try scenario.expectVaultIntact("after the read-only commands")
+        }
+
+        @Test("a full vault disk (tmpfs filled up): snapshots, ls, versions, diff, stats, check and restore work")
+        func fullDiskReads() throws {
+            let scratch = try ScratchDirectory("full-reads")
+            defer { scratch.remove() }
+            let disk: PrivateTmpfs
+            do { disk = try PrivateTmpfs(at: scratch.child("disk"), size: "8m") } catch {
+                try Test.cancel("no private tmpfs can be mounted here (uid \(getuid())): \(error)")
+            }
+            defer { disk.close() }
+            let scenario = try FaultScenario(scratch: scratch, vaultPath: disk.mountPoint + "/vault", wrapper: disk.wrapper)
+            try scenario.recordTwoSnapshots()
+            try disk.shell("cat /dev/zero > '\(disk.mountPoint)/filler' 2>/dev/null; true")
+            try Self.expectReadable(scenario.vault, scenario, "full disk")
+            try disk.shell("rm '\(disk.mountPoint)/filler'")
+            try scenario.expectVaultIntact("after the disk was full")
+        }
     }
 }

@@ -40,7 +40,7 @@ public enum Repair {
         report.applied = options.apply
         let catalogPath = Vault.catalogPath(vaultPath)
 
-        if let damage = diagnose(catalogPath) {
+        if let damage = diagnose(catalogPath, vaultID: configuration.vaultID) {
             report.rebuilt = true
             try rebuild(vaultPath: vaultPath, configuration: configuration, reason: damage, apply: options.apply, report: &report)
             if !options.apply { return report }
@@ -182,10 +182,13 @@ public enum Repair {
     }
 
     /// Why the catalog must be rebuilt, or nil when it opens and passes SQLite's integrity check.
-    static func diagnose(_ path: String) -> String? {
+    /// A catalog (or WAL) of another vault than `vaultID` is refused at open, so it is rebuilt too.
+    /// Opened read-only: nothing of what is found is written back (a foreign WAL is never
+    /// checkpointed into the catalog).
+    static func diagnose(_ path: String, vaultID: String) -> String? {
         guard FileSystem.exists(path) else { return "catalog.db is missing" }
         do {
-            let catalog = try Catalog(path: path, writable: false)
+            let catalog = try Catalog(path: path, writable: false, readOnly: true, vaultID: vaultID)
             let check = try catalog.database.prepare("PRAGMA integrity_check")
             var lines: [String] = []
             while try check.step() { lines.append(check.text(0)) }
@@ -211,12 +214,16 @@ public enum Repair {
             for suffix in ["", "-wal", "-shm"] { unlink(building + suffix) }
             return
         }
-        // The old catalog (if any) stays reachable as catalog.db.damaged (a hard link), and its WAL
+        // The old catalog (if any) stays reachable as catalog.db.damaged (a hard link), with its WAL
+        // moved aside as catalog.db.damaged-wal (which SQLite applies when that copy is opened): it
         // must not be applied to the new one. Then one rename replaces it: at every moment there is
         // a catalog.db, the old one or the new one.
-        unlink(catalogPath + ".damaged")
+        for suffix in ["", "-wal", "-shm"] { unlink(catalogPath + ".damaged" + suffix) }
         if FileSystem.exists(catalogPath) { _ = link(catalogPath, catalogPath + ".damaged") }
-        for suffix in ["-wal", "-shm"] { unlink(catalogPath + suffix) }
+        if rename(catalogPath + "-wal", catalogPath + ".damaged-wal") != 0 && errno != ENOENT {
+            throw StoreError.system("cannot move aside", catalogPath + "-wal")
+        }
+        unlink(catalogPath + "-shm")
         try FileSystem.fsyncDirectory(vaultPath)
         let descriptor = open(building, O_RDONLY | O_CLOEXEC)
         if descriptor >= 0 {
