@@ -1,4 +1,7 @@
 import Chunker
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The vault's SQLite catalog: folders, interned names, every recorded file version, block lists,
 /// the block index, packs and snapshots.
@@ -13,11 +16,29 @@ public final class Catalog {
 
     /// Opens the catalog, creating or migrating the schema when `writable`; checks its integrity
     /// header so a damaged file is reported at open, not half-way through a backup.
-    public init(path: String, writable: Bool = true) throws(StoreError) {
-        database = try Database(path: path, create: writable, readOnly: false)
-        try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384")
-        let version = try database.scalar("PRAGMA user_version") ?? 0
-        if version == 0 && writable {
+    ///
+    /// `readOnly` opens it without writing anything (see `Database.init`), for commands that only
+    /// read; an older schema is still migrated, which needs write access.
+    ///
+    /// With `vaultID` (config.json's), the catalog must belong to that vault: a catalog, or a WAL,
+    /// copied from another vault is refused (SQLite would apply another vault's WAL to this
+    /// catalog). A catalog that does not record its vault yet (older ones) has it recorded at its
+    /// first writable open.
+    public init(path: String, writable: Bool = true, readOnly: Bool = false, vaultID: String? = nil) throws(StoreError) {
+        // A foreign WAL is refused before SQLite sees it: it would apply its pages to this catalog
+        // (a mix that may not even read as a database) and, closing, checkpoint them into it.
+        if let vaultID, let foreign = Catalog.vaultIDs(inWALOf: path).first(where: { $0 != vaultID }) {
+            throw Catalog.foreignVault(foreign, expected: vaultID, path: path)
+        }
+        var database = try Catalog.openDatabase(path, writable: writable, readOnly: readOnly)
+        var version = try database.scalar("PRAGMA user_version") ?? 0
+        if readOnly && version > 0 && version < Catalog.schemaVersion {
+            database.close()
+            database = try Catalog.openDatabase(path, writable: writable, readOnly: false)
+            version = try database.scalar("PRAGMA user_version") ?? 0
+        }
+        self.database = database
+        if version == 0 && writable && !readOnly {
             try inTransaction { () throws(StoreError) in
                 try database.execute("\(Catalog.schema) PRAGMA user_version=\(Catalog.schemaVersion);")
             }
@@ -28,6 +49,76 @@ public final class Catalog {
         } else if version < Catalog.schemaVersion {
             try migrate(from: version)
         }
+        if let vaultID { try checkVault(vaultID, path: path) }
+    }
+
+    private static func openDatabase(_ path: String, writable: Bool, readOnly: Bool) throws(StoreError) -> Database {
+        let database = try Database(path: path, create: writable, readOnly: readOnly)
+        try database.execute(readOnly ? "PRAGMA query_only=1; PRAGMA cache_size=-16384"
+                                      : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384")
+        return database
+    }
+
+    /// The settings_text key that names the vault a catalog belongs to.
+    static let vaultIDKey = "vault_id"
+
+    /// Refuses a catalog (or WAL) of another vault; records the vault in one that names none yet.
+    private func checkVault(_ vaultID: String, path: String) throws(StoreError) {
+        let recorded = try settingText(Catalog.vaultIDKey)
+        if let recorded, recorded != vaultID {
+            // SQLite would otherwise checkpoint the foreign WAL into this catalog when it closes.
+            database.disableCheckpointOnClose()
+            database.close()
+            throw Catalog.foreignVault(recorded, expected: vaultID, path: path)
+        }
+        if recorded == nil, !database.isReadOnly {
+            try inTransaction { () throws(StoreError) in try setSettingText(Catalog.vaultIDKey, vaultID) }
+        }
+    }
+
+    static func foreignVault(_ found: String, expected: String, path: String) -> StoreError {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return .invalidVault("\(name) (or its WAL) belongs to vault \(found), not this vault \(expected); move \(name)-wal/-shm aside or run 'blockvault repair --apply' to rebuild from the packs")
+    }
+
+    /// The vault ids that the write-ahead log of the catalog at `path` records (settings_text rows
+    /// `vault_id`, found in the page images it holds); empty when there is no WAL. Every writable
+    /// open writes that page into the WAL (`stampVault`). Reads at most the first 256 MiB.
+    static func vaultIDs(inWALOf path: String) -> Set<String> {
+        let descriptor = open(path + "-wal", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return [] }
+        defer { close(descriptor) }
+        let key = Array(vaultIDKey.utf8)
+        let idLength = 32
+        let chunk = 4 << 20
+        var found = Set<String>()
+        var carry: [UInt8] = []
+        var offset = 0
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        while offset < 256 << 20 {
+            let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, chunk, off_t(offset)) }
+            guard count > 0 else { break }
+            let bytes = carry + buffer[0..<count]
+            var index = 0
+            while index + key.count + idLength <= bytes.count {
+                if bytes[index] == key[0] && Array(bytes[index..<index + key.count]) == key {
+                    let value = bytes[(index + key.count)..<(index + key.count + idLength)]
+                    if value.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) {
+                        found.insert(String(decoding: value, as: UTF8.self))
+                    }
+                }
+                index += 1
+            }
+            carry = Array(bytes[max(0, bytes.count - key.count - idLength)...])
+            offset += count
+        }
+        return found
+    }
+
+    /// Writes the page that records the vault into this session's write-ahead log, so that the WAL
+    /// names its vault: copied next to another vault's catalog, it is recognised and refused.
+    func stampVault() throws(StoreError) {
+        try inTransaction { () throws(StoreError) in try setSettingText("opened_by", randomHex(byteCount: 8)) }
     }
 
     /// Runs `body` inside one transaction: committed if it returns, rolled back if it throws. A
@@ -222,7 +313,12 @@ public final class Catalog {
         var lost = 0
         for name in names {
             guard let packID = try database.scalar("SELECT id FROM packs WHERE name = ?", [.text(name)]) else { continue }
-            if try database.scalar("SELECT kind FROM packs WHERE id = ?", [.integer(packID)]) == Int64(PackFormat.Kind.metadata.rawValue) {
+            let isMetadata = try database.scalar("SELECT kind FROM packs WHERE id = ?", [.integer(packID)]) == Int64(PackFormat.Kind.metadata.rawValue)
+            // A metadata pack whose records were all salvaged elsewhere (repair) has no rows left.
+            let rows = try database.scalar("SELECT count(*) FROM blocks WHERE pack = ?", [.integer(packID)]) ?? 0
+            if isMetadata && rows == 0 {
+                // Nothing of it is referenced any more.
+            } else if isMetadata {
                 // The records that let repair rebuild the catalog went with it: have the next backup
                 // write all of them again from the catalog (new records, so nothing is "missing").
                 try setSetting("metadata_sequence", 0)

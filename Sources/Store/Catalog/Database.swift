@@ -1,5 +1,8 @@
 import CSQLite
 import Chunker
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A thin, synchronous SQLite connection with cached prepared statements.
 ///
@@ -10,29 +13,76 @@ public final class Database {
     private var statements: [String: Statement] = [:]
     public let path: String
 
-    /// Opens (creating when `create`) the database at `path`, with WAL, foreign keys off (the catalog
-    /// checks its own invariants), and a busy timeout so short contention waits instead of failing.
+    /// Opens (creating when `create`) the database at `path`, foreign keys off (the catalog checks
+    /// its own invariants), with a busy timeout so short contention waits instead of failing.
+    ///
+    /// `readOnly` opens it without write access (SQLITE_OPEN_READONLY), for a vault on a read-only
+    /// mount or a full disk. SQLite then still wants to create the WAL's shared-memory file
+    /// (`-shm`); when it cannot, and no write-ahead log holds changes, the file is opened as
+    /// immutable (the database file alone is then the whole catalog). A WAL with changes that
+    /// cannot be read that way is an error that says what to do.
     public init(path: String, create: Bool = true, readOnly: Bool = false) throws(StoreError) {
         self.path = path
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
         if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
+        handle = try Database.open(path, flags: flags)
+        sqlite3_busy_timeout(handle, 10_000)
+        guard readOnly else { return }
+        // A read-only connection opens the WAL (and its -shm) only at its first read.
+        do {
+            _ = try scalar("SELECT count(*) FROM sqlite_master")
+            return
+        } catch {
+            // Only what write access would have cleared (creating or mapping the -shm) is retried.
+            let code = handle.map { sqlite3_errcode($0) & 0xFF } ?? SQLITE_CANTOPEN
+            guard [SQLITE_CANTOPEN, SQLITE_IOERR, SQLITE_READONLY].contains(code) else {
+                close()
+                throw error
+            }
+        }
+        let reason = lastMessage
+        close()
+        var status = stat()
+        if stat(path + "-wal", &status) == 0 && status.st_size > 0 {
+            throw .catalog("cannot read \(path) without write access: its write-ahead log (\(path)-wal) holds changes that only a writable vault directory lets SQLite read (\(reason)); free some space or make the vault writable, then run the command again")
+        }
+        handle = try Database.open(Database.immutableURI(path), flags: SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE)
+        sqlite3_busy_timeout(handle, 10_000)
+    }
+
+    private static func open(_ name: String, flags: Int32) throws(StoreError) -> OpaquePointer? {
         var connection: OpaquePointer?
-        let code = sqlite3_open_v2(path, &connection, flags, nil)
-        handle = connection
+        let code = sqlite3_open_v2(name, &connection, flags, nil)
         guard code == SQLITE_OK else {
             let message = connection.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close_v2(connection)
-            handle = nil
-            throw .catalog("cannot open \(path): \(message)")
+            throw .catalog("cannot open \(name): \(message)")
         }
-        sqlite3_busy_timeout(handle, 10_000)
+        return connection
+    }
+
+    /// `file:PATH?immutable=1`, the path percent-encoded where a URI needs it.
+    static func immutableURI(_ path: String) -> String {
+        let plain = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/".utf8)
+        var uri = "file:"
+        for byte in path.utf8 {
+            if plain.contains(byte) { uri.append(Character(UnicodeScalar(byte))) } else {
+                uri += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return uri + "?immutable=1"
+    }
+
+    /// Keeps SQLite from checkpointing the write-ahead log into the database when this connection
+    /// closes: for a WAL that does not belong to the database, which must stay as it is.
+    public func disableCheckpointOnClose() {
+        if let handle { _ = blockvault_sqlite_no_checkpoint_on_close(handle) }
     }
 
     deinit { close() }
 
-    /// Whether the connection cannot write: opened read-only, or SQLite fell back to read-only
-    /// because the file (or its directory) cannot be written.
+    /// Whether the connection cannot write (opened read-only, or the file is not writable).
     public var isReadOnly: Bool { handle.map { sqlite3_db_readonly($0, "main") == 1 } ?? true }
 
     /// Finalizes every statement and closes the connection. Idempotent.
@@ -94,6 +144,14 @@ public final class Database {
         let code = handle.map { sqlite3_errcode($0) & 0xFF } ?? SQLITE_MISUSE
         if code == SQLITE_CORRUPT || code == SQLITE_NOTADB {
             return .corrupt("\(path) is damaged (\(lastMessage)); run 'blockvault repair --apply' to rebuild it from the packs")
+        }
+        // An I/O error is the disk's, not damage to the file: repair would not help.
+        if code == SQLITE_IOERR, let handle {
+            let errno = sqlite3_system_errno(handle)
+            let reason = errno != 0 ? String(cString: strerror(errno)) : lastMessage
+            let extended = sqlite3_extended_errcode(handle)
+            let reading = extended == SQLITE_IOERR | (1 << 8) || extended == SQLITE_IOERR | (2 << 8)   // _READ, _SHORT_READ
+            return .catalog("cannot \(reading ? "read" : "write") \(path): \(reason); check the disk (in: \(sql.prefix(120)))")
         }
         return .catalog("\(lastMessage) (in: \(sql.prefix(200)))")
     }
@@ -229,4 +287,8 @@ public final class Statement {
     private func check(_ code: Int32) throws(StoreError) {
         guard code == SQLITE_OK else { throw .catalog("\(database.lastMessage) (binding in: \(sql.prefix(200)))") }
     }
+}
+
+private extension String {
+    func leftPadded(to count: Int) -> String { String(repeating: "0", count: Swift.max(0, count - self.count)) + self }
 }

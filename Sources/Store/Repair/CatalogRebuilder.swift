@@ -22,7 +22,7 @@ struct CatalogRebuilder {
     /// Writes the new catalog to `path` (which must not exist) and closes it.
     func build(at path: String) throws -> Result {
         var result = Result()
-        let catalog = try Catalog(path: path)
+        let catalog = try Catalog(path: path, vaultID: configuration.vaultID)
         try catalog.registerDevice(deviceID: configuration.deviceID, shortID: configuration.shortDeviceID)
         var metadataPacks: [SealedPack] = []
         try catalog.transaction {

@@ -40,7 +40,7 @@ public enum Repair {
         report.applied = options.apply
         let catalogPath = Vault.catalogPath(vaultPath)
 
-        if let damage = diagnose(catalogPath) {
+        if let damage = diagnose(catalogPath, vaultID: configuration.vaultID) {
             report.rebuilt = true
             try rebuild(vaultPath: vaultPath, configuration: configuration, reason: damage, apply: options.apply, report: &report)
             if !options.apply { return report }
@@ -50,13 +50,16 @@ public enum Repair {
         let recordedPacks = try vault.catalog.packs()
         let onDisk = Set(try vault.storage.list())
         var lost: [String] = []
+        var damagedPacks: [(id: Int64, name: String, kind: Int, size: Int)] = []
         for pack in recordedPacks {
             if !onDisk.contains(pack.name) {
                 lost.append(pack.name)
                 report.actions.append("pack \(pack.name) is missing: drop the references to its blocks")
-            } else if (try? vault.storage.sealedPack(named: pack.name)) == nil {
-                lost.append(pack.name)
-                report.actions.append("pack \(pack.name) is unreadable: drop the references to its blocks")
+            } else {
+                do { _ = try vault.storage.sealedPack(named: pack.name) } catch {
+                    damagedPacks.append(pack)
+                    report.actions.append("pack \(pack.name) is unreadable (\(error)): salvage the blocks that still verify")
+                }
             }
         }
         let recordedNames = Set(recordedPacks.map(\.name))
@@ -66,6 +69,11 @@ public enum Repair {
             report.actions.append(readable ? "pack \(name) is not recorded: adopt it"
                                            : "pack \(name) is damaged and not recorded: leave it (garbage that prune deletes)")
         }
+
+        // A pack whose footer cannot be read may still hold good blocks: the catalog knows where
+        // each one is. Those that read back and verify are copied into new packs; only the rest go.
+        let salvage = try salvageBlocks(of: damagedPacks, vault: vault, apply: options.apply, report: &report)
+        lost += damagedPacks.map(\.name)
 
         let unloadable = vault.dictionaries.failures
         for (id, reason) in unloadable {
@@ -91,6 +99,7 @@ public enum Repair {
         for pack in recordedPacks where lost.contains(pack.name) {
             gone.formUnion(try vault.catalog.entries(ofPack: pack.id).keys)
         }
+        gone.subtract(salvage.saved)
         let alreadyMissing = try vault.catalog.missingBlocks()
         let absent = try vault.absentReferencedBlocks().subtracting(alreadyMissing)
         if !absent.isEmpty {
@@ -101,6 +110,8 @@ public enum Repair {
 
         if options.apply {
             try vault.catalog.transaction {
+                // Salvaged blocks point at their new copies first; what still points at a lost pack goes.
+                for pack in salvage.written { try vault.catalog.insertPack(pack, replacingLocations: true) }
                 try vault.catalog.dropLostPacks(lost)
                 for (id, _) in unloadable { try vault.catalog.forgetDictionary(id: id) }
                 try vault.catalog.dropBlocks(corrupt)
@@ -116,11 +127,68 @@ public enum Repair {
         return report
     }
 
+    /// What `salvageBlocks` saved: the blocks that verified, and (applied) the packs they were copied into.
+    struct Salvage {
+        var saved = Set<BlockID>()
+        var written: [SealedPack] = []
+    }
+
+    /// Reads every block the catalog places in `packs` (whose footers are damaged) and, when
+    /// `apply`, copies those that verify into new sealed packs of the same kind (not yet recorded).
+    /// A block that is gone (short read, does not decompress or match its hash) is left behind; an
+    /// I/O error stops the repair with nothing changed, since a read error is never a deletion.
+    static func salvageBlocks(of packs: [(id: Int64, name: String, kind: Int, size: Int)], vault: Vault, apply: Bool,
+                              report: inout RepairReport) throws -> Salvage {
+        var salvage = Salvage()
+        guard !packs.isEmpty else { return salvage }
+        let sealed = SealedPackList()
+        let writers: [PackFormat.Kind: PackWriter] = Dictionary(uniqueKeysWithValues: [PackFormat.Kind.data, .metadata].map { kind in
+            (kind, PackWriter(kind: kind, storage: vault.storage) { pack in sealed.append(pack) })
+        })
+        do {
+            for pack in packs {
+                let entries = Array(try vault.catalog.entries(ofPack: pack.id).values)
+                var frameBlocks: [Int: Int] = [:]
+                for entry in entries where entry.isShared { frameBlocks[entry.offset, default: 0] += 1 }
+                var failed = Set<BlockID>()
+                let stopOnIOError = { (entry: PackEntry, error: StoreError) throws in
+                    if case .io = error {
+                        throw StoreError.invalidVault("repair stopped, nothing was changed: cannot read block \(entry.id.hex.prefix(16)) in pack \(pack.name) (\(error)); check the disk, then run repair again")
+                    }
+                    failed.insert(entry.id)
+                }
+                if apply {
+                    let kind = PackFormat.Kind(rawValue: UInt8(truncatingIfNeeded: pack.kind)) ?? .data
+                    try PackCopier(vault: vault, writer: writers[kind]!).copy(entries, of: pack.name, frameBlocks: frameBlocks,
+                                                                              unreadable: stopOnIOError)
+                } else {
+                    let reader = PackReader(storage: vault.storage, dictionaries: vault.dictionaries)
+                    for entry in entries {
+                        do { _ = try reader.read(BlockLocation(pack: pack.name, entry: entry)) } catch { try stopOnIOError(entry, error) }
+                    }
+                }
+                let saved = entries.map(\.id).filter { !failed.contains($0) }
+                salvage.saved.formUnion(saved)
+                report.actions.append("pack \(pack.name): \(apply ? "salvaged" : "would salvage") \(saved.count) of \(entries.count) blocks"
+                                      + (failed.isEmpty ? "" : "; \(failed.count) are gone"))
+            }
+            for writer in writers.values { try writer.flush() }
+            salvage.written = sealed.take()
+        } catch {
+            for pack in sealed.take() { try? vault.storage.remove(name: pack.name) }
+            throw error
+        }
+        return salvage
+    }
+
     /// Why the catalog must be rebuilt, or nil when it opens and passes SQLite's integrity check.
-    static func diagnose(_ path: String) -> String? {
+    /// A catalog (or WAL) of another vault than `vaultID` is refused at open, so it is rebuilt too.
+    /// Opened read-only: nothing of what is found is written back (a foreign WAL is never
+    /// checkpointed into the catalog).
+    static func diagnose(_ path: String, vaultID: String) -> String? {
         guard FileSystem.exists(path) else { return "catalog.db is missing" }
         do {
-            let catalog = try Catalog(path: path, writable: false)
+            let catalog = try Catalog(path: path, writable: false, readOnly: true, vaultID: vaultID)
             let check = try catalog.database.prepare("PRAGMA integrity_check")
             var lines: [String] = []
             while try check.step() { lines.append(check.text(0)) }
@@ -146,12 +214,16 @@ public enum Repair {
             for suffix in ["", "-wal", "-shm"] { unlink(building + suffix) }
             return
         }
-        // The old catalog (if any) stays reachable as catalog.db.damaged (a hard link), and its WAL
+        // The old catalog (if any) stays reachable as catalog.db.damaged (a hard link), with its WAL
+        // moved aside as catalog.db.damaged-wal (which SQLite applies when that copy is opened): it
         // must not be applied to the new one. Then one rename replaces it: at every moment there is
         // a catalog.db, the old one or the new one.
-        unlink(catalogPath + ".damaged")
+        for suffix in ["", "-wal", "-shm"] { unlink(catalogPath + ".damaged" + suffix) }
         if FileSystem.exists(catalogPath) { _ = link(catalogPath, catalogPath + ".damaged") }
-        for suffix in ["-wal", "-shm"] { unlink(catalogPath + suffix) }
+        if rename(catalogPath + "-wal", catalogPath + ".damaged-wal") != 0 && errno != ENOENT {
+            throw StoreError.system("cannot move aside", catalogPath + "-wal")
+        }
+        unlink(catalogPath + "-shm")
         try FileSystem.fsyncDirectory(vaultPath)
         let descriptor = open(building, O_RDONLY | O_CLOEXEC)
         if descriptor >= 0 {

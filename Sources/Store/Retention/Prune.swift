@@ -20,7 +20,8 @@ public struct PruneReport: Sendable {
     public var packsWritten = 0
     public var bytesBefore: Int64 = 0
     public var bytesAfter: Int64 = 0
-    /// Blocks that could not be copied while repacking (damaged); they are recorded as missing.
+    /// Always empty: a block that cannot be copied while repacking stops the prune instead (a read
+    /// error is never a deletion). Kept so that the report keeps its shape.
     public var damaged: [String] = []
     public var seconds: Double = 0
 }
@@ -34,6 +35,19 @@ public struct PruneReport: Sendable {
 /// files deleted. A crash leaves garbage, never a dangling reference, and the next prune (or
 /// backup) finishes the deletions. Holds the write lock and locks out readers while deleting.
 public enum Prune {
+    /// One data pack's use, for the sweep plan.
+    private struct PackUse {
+        var id: Int64
+        var name: String
+        var size: Int
+        var liveBlocks = 0
+        var deadBlocks = 0
+        var deadBytes = 0
+        var live: [PackEntry] = []
+        /// For a pack to repack: how many blocks (live or dead) each shared frame holds, by offset.
+        var frameBlocks: [Int: Int] = [:]
+    }
+
     public static func run(vault: Vault, options: PruneOptions = PruneOptions()) throws -> PruneReport {
         let started = FileSystem.monotonicSeconds()
         let writeLock = try vault.lockForWriting(waitSeconds: options.lockWaitSeconds)
@@ -71,17 +85,6 @@ public enum Prune {
 
         // Sweep plan: per data pack, live and dead bytes, from two passes over the block table (blocks
         // stored alone, then shared frames).
-        struct PackUse {
-            var id: Int64
-            var name: String
-            var size: Int
-            var liveBlocks = 0
-            var deadBlocks = 0
-            var deadBytes = 0
-            var live: [PackEntry] = []
-            /// For a pack to repack: how many blocks (live or dead) each shared frame holds, by offset.
-            var frameBlocks: [Int: Int] = [:]
-        }
         var uses: [Int64: PackUse] = [:]
         for pack in try catalog.packs() where pack.kind == Int(PackFormat.Kind.data.rawValue) {
             uses[pack.id] = PackUse(id: pack.id, name: pack.name, size: pack.size)
@@ -165,51 +168,34 @@ public enum Prune {
         }
 
         // Copy live blocks of repacked packs into new packs (as stored, after verifying each; a
-        // shared frame with dead blocks is compressed again from its live ones).
+        // shared frame with dead blocks is compressed again from its live ones). A block that cannot
+        // be read or verified stops the prune before anything is unreferenced: a read error is never
+        // a deletion (a transient one would otherwise cost a live block). Dropping damaged blocks is
+        // `repair --read-data`'s decision, not prune's.
         let sealed = SealedPackList()
         let writer = PackWriter(kind: .data, storage: vault.storage) { pack in sealed.append(pack) }
-        let reader = PackReader(storage: vault.storage, dictionaries: vault.dictionaries)
-        let encoder = BlockEncoder(level: vault.configuration.compression.level)
-        var damaged: [(id: BlockID, pack: Int64)] = []
-        for pack in repack {
-            let live = pack.live.sorted { $0.offset != $1.offset ? $0.offset < $1.offset : $0.skip < $1.skip }
-            var next = 0
-            while next < live.count {
-                var end = next + 1
-                while end < live.count && live[next].isShared && live[end].isShared && live[end].offset == live[next].offset { end += 1 }
-                // Only a failure to read or verify the old copy makes a block damaged; a failure to
-                // write the new pack ends the prune with nothing changed.
-                var good: [PackEntry] = []
-                var stored: UnsafeRawBufferPointer?
-                for entry in live[next..<end] {
-                    do {
-                        stored = try reader.readStored(BlockLocation(pack: pack.name, entry: entry))
-                        good.append(entry)
-                    } catch {
-                        damaged.append((entry.id, pack.id))
-                        report.damaged.append("block \(entry.id.hex.prefix(16)) in pack \(pack.name): \(error)")
-                    }
+        let written: [SealedPack]
+        do {
+            let copier = PackCopier(vault: vault, writer: writer)
+            for pack in repack {
+                try copier.copy(pack.live, of: pack.name, frameBlocks: pack.frameBlocks) { entry, error in
+                    throw StoreError.invalidVault("prune stopped, nothing was deleted: cannot read block \(entry.id.hex.prefix(16)) in pack \(pack.name) (\(error)); "
+                                                  + "run 'blockvault check --read-data' (if the block is damaged, 'blockvault repair --apply --read-data' drops it)")
                 }
-                let whole = pack.frameBlocks[live[next].offset] == good.count
-                if let stored, !live[next].isShared {
-                    try writer.append(id: good[0].id, stored: stored, rawLength: good[0].rawLength, encoding: good[0].encoding)
-                } else if let stored, whole {
-                    try writer.appendFrame(stored: stored, blocks: good.map { ($0.id, $0.rawLength, $0.skip) })
-                } else if !good.isEmpty {
-                    try storeAgain(good, of: pack.name, reader: reader, encoder: encoder, writer: writer)
-                }
-                next = end
             }
+            try writer.flush()
+            written = sealed.take()
+        } catch {
+            // The packs sealed so far are referenced by nothing: remove them now rather than leave
+            // them for the next writer to adopt.
+            for pack in sealed.take() { try? vault.storage.remove(name: pack.name) }
+            throw error
         }
-        try writer.flush()
-        let written = sealed.take()
         report.packsWritten = written.count
 
         // One transaction moves every reference, then the files go.
         let doomed = empty + repack
         try catalog.transaction {
-            // Damaged copies first, while their rows still point at the pack they were found in.
-            try catalog.dropBlocks(damaged)
             for pack in written { try catalog.insertPack(pack, replacingLocations: true) }
             let markPending = try database.prepare("INSERT OR IGNORE INTO pending_deletions(name) VALUES(?)")
             let deletePack = try database.prepare("DELETE FROM packs WHERE id = ?")
@@ -234,17 +220,5 @@ public enum Prune {
         report.bytesAfter = try database.scalar("SELECT sum(size) FROM packs WHERE kind = 0") ?? 0
         report.seconds = FileSystem.monotonicSeconds() - started
         return report
-    }
-
-    /// Stores the live blocks of a shared frame whose other blocks are dead: decoded (each verified)
-    /// and compressed again, as one frame of their own (one block: alone).
-    private static func storeAgain(_ entries: [PackEntry], of pack: String, reader: PackReader, encoder: BlockEncoder,
-                                   writer: PackWriter) throws {
-        var plain: [UInt8] = []
-        plain.reserveCapacity(entries.reduce(0) { $0 + $1.rawLength })
-        for entry in entries { plain.append(contentsOf: try reader.read(BlockLocation(pack: pack, entry: entry))) }
-        _ = try plain.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws in
-            try encoder.store(bytes, blocks: entries.map { ($0.id, $0.rawLength) }, in: writer)
-        }
     }
 }

@@ -10,6 +10,7 @@ extension Vault {
     /// again from the source. Call only while holding the write lock. Returns the number of packs adopted.
     @discardableResult
     func recoverInterruptedWrites() throws -> Int {
+        guard !readOnly else { throw StoreError.invalidVault("internal: recovery on a vault opened read-only") }
         try storage.removeTemporaryFiles()
         for name in try FileSystem.listDirectory(Array(path.utf8)) {
             let text = String(decoding: name, as: UTF8.self)

@@ -34,21 +34,29 @@ public final class Vault {
             if mkdir("\(path)/\(directory)", 0o755) != 0 && errno != EEXIST { throw .system("cannot create directory", "\(path)/\(directory)") }
         }
         let configuration = VaultConfiguration.make(chunker: chunker, receiveOnly: receiveOnly)
-        try Catalog(path: catalogPath(path)).registerDevice(deviceID: configuration.deviceID, shortID: configuration.shortDeviceID)
+        try Catalog(path: catalogPath(path), vaultID: configuration.vaultID)
+            .registerDevice(deviceID: configuration.deviceID, shortID: configuration.shortDeviceID)
         // config.json is written last: its presence is what makes the directory a vault.
         try FileSystem.writeFileAtomically("\(path)/config.json", try configuration.encoded())
         try FileSystem.fsyncDirectory(path)
         return configuration
     }
 
-    /// Opens an existing vault.
-    public init(path: String) throws(StoreError) {
+    /// Whether the vault was opened only to read (see `init(path:readOnly:)`).
+    public let readOnly: Bool
+
+    /// Opens an existing vault. `readOnly`: for commands that only read (restore, ls, check…): the
+    /// catalog is opened without writing anything, so a vault on a read-only mount or a full disk
+    /// can still be read; such a vault must not be written through.
+    public init(path: String, readOnly: Bool = false) throws(StoreError) {
         self.path = path
+        self.readOnly = readOnly
         configuration = try Vault.readConfiguration(at: path)
         guard FileSystem.exists(Vault.catalogPath(path)) else {
             throw .invalidVault("\(Vault.catalogPath(path)) is missing; run 'blockvault repair' to rebuild it from the packs")
         }
-        catalog = try Catalog(path: Vault.catalogPath(path))
+        catalog = try Catalog(path: Vault.catalogPath(path), readOnly: readOnly, vaultID: configuration.vaultID)
+        if !readOnly { try catalog.stampVault() }
         storage = LocalPackStorage(directory: "\(path)/packs")
         dictionaries = try Vault.loadDictionaries(catalog: catalog, storage: storage)
     }
@@ -78,8 +86,10 @@ public final class Vault {
     }
 
     /// A shared lock held while reading packs (restore, check): prune waits for it before deleting.
+    /// Where the lock cannot be taken for want of write access (a read-only mount), nothing can
+    /// delete packs either, and the read goes on without it.
     public func lockForReading(waitSeconds: Double = 60) throws(StoreError) -> VaultLock {
-        try VaultLock(directory: locksDirectory, name: "read", exclusive: false, waitSeconds: waitSeconds)
+        try VaultLock(directory: locksDirectory, name: "read", exclusive: false, waitSeconds: waitSeconds, optional: true)
     }
 
     /// The exclusive side of `lockForReading`: no reader is using any pack while it is held.

@@ -10,9 +10,22 @@ public final class VaultLock {
     public let path: String
 
     /// Takes the lock, waiting up to `waitSeconds`; throws `StoreError.locked` naming the holder.
-    public init(directory: String, name: String = "write", exclusive: Bool = true, waitSeconds: Double = 0) throws(StoreError) {
+    ///
+    /// `optional` (a shared lock only): when the lock file cannot be opened for writing for want of
+    /// write access or space (EROFS, EACCES, ENOSPC, EDQUOT), it is opened read-only, and when it
+    /// does not exist either, the lock is not held (`held` is false) and no error is thrown.
+    public init(directory: String, name: String = "write", exclusive: Bool = true, waitSeconds: Double = 0,
+                optional: Bool = false) throws(StoreError) {
         path = "\(directory)/\(name)"
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        var descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if descriptor < 0 && optional && !exclusive && [EROFS, EACCES, EPERM, ENOSPC, EDQUOT].contains(errno) {
+            descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            if descriptor < 0 && [ENOENT, EACCES, EPERM].contains(errno) {
+                self.descriptor = -1
+                return
+            }
+        }
+        self.descriptor = descriptor
         guard descriptor >= 0 else { throw .system("cannot open lock", path) }
         let deadline = FileSystem.monotonicSeconds() + waitSeconds
         while flock(descriptor, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
@@ -37,7 +50,11 @@ public final class VaultLock {
         }
     }
 
+    /// False for an optional lock that could not be taken for want of write access.
+    public var held: Bool { descriptor >= 0 }
+
     deinit {
+        guard descriptor >= 0 else { return }
         flock(descriptor, LOCK_UN)
         close(descriptor)
     }

@@ -17,7 +17,7 @@ struct CheckCommand: ParsableCommand {
     var subset: String?
 
     func run() throws {
-        let opened = try vault.openVault()
+        let opened = try vault.openVault(readOnly: true)
         var options = CheckOptions()
         options.readData = readData || subset != nil
         options.subset = try subset.map(CheckSubset.parse)

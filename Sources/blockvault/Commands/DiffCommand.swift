@@ -13,7 +13,7 @@ struct DiffCommand: ParsableCommand {
     var second: String
 
     func run() throws {
-        let opened = try vault.openVault()
+        let opened = try vault.openVault(readOnly: true)
         let changes = try opened.diff(from: try opened.snapshot(first), to: try opened.snapshot(second))
         if vault.json {
             print(JSON.array(changes.map { .object([("path", .string(Format.path($0.path))), ("change", .string($0.kind.rawValue))]) }).text)

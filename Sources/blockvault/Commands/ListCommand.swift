@@ -13,7 +13,7 @@ struct ListCommand: ParsableCommand {
     var path: String?
 
     func run() throws {
-        let opened = try vault.openVault()
+        let opened = try vault.openVault(readOnly: true)
         let (folder, found) = try opened.snapshot(snapshot)
         let entries = try opened.entries(of: found, folder: folder, under: Format.relativePath(path ?? ""))
         if vault.json {

@@ -26,7 +26,7 @@ struct RestoreCommand: ParsableCommand {
     var workers: Int = 0
 
     func run() throws {
-        let opened = try vault.openVault()
+        let opened = try vault.openVault(readOnly: true)
         let (folder, found) = try opened.snapshot(snapshot, at: try at.map(Format.parseTime))
         var options = RestoreOptions()
         options.includes = includes.map(Format.relativePath)

@@ -7,7 +7,7 @@ struct SnapshotsCommand: ParsableCommand {
     @OptionGroup var vault: VaultOptions
 
     func run() throws {
-        let snapshots = try vault.openVault().catalog.snapshots().map(\.snapshot)
+        let snapshots = try vault.openVault(readOnly: true).catalog.snapshots().map(\.snapshot)
         if vault.json {
             print(JSON.array(snapshots.map { snapshot in
                 JSON.object([("id", .string(snapshot.id)), ("time", .string(Format.time(snapshot.time))),

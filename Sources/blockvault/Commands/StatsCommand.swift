@@ -8,7 +8,7 @@ struct StatsCommand: ParsableCommand {
     @OptionGroup var vault: VaultOptions
 
     func run() throws {
-        let statistics = try vault.openVault().statistics()
+        let statistics = try vault.openVault(readOnly: true).statistics()
         if vault.json {
             print(JSON.object([
                 ("snapshots", .int(statistics.snapshots)), ("versions", .integer(statistics.versions)),

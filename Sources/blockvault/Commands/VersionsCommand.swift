@@ -11,7 +11,7 @@ struct VersionsCommand: ParsableCommand {
 
     func run() throws {
         let bytes = path.hasPrefix("/") ? Array(path.utf8) : Format.relativePath(path)
-        let history = try vault.openVault().history(of: bytes)
+        let history = try vault.openVault(readOnly: true).history(of: bytes)
         guard !history.isEmpty else { throw CommandFailure.message("no version of \(path) is recorded in the vault") }
         if vault.json {
             print(JSON.array(history.map { item in

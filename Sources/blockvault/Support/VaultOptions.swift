@@ -22,7 +22,9 @@ struct VaultOptions: ParsableArguments {
         throw CommandFailure.message("no vault given; pass --repo PATH or set BLOCKVAULT_REPO", exitCode: 2)
     }
 
-    func openVault() throws -> Vault { try Vault(path: try vaultPath()) }
+    /// Opens the vault; `readOnly` for commands that only read it (they then work on a read-only
+    /// mount or a full disk, and never run recovery of interrupted writes).
+    func openVault(readOnly: Bool = false) throws -> Vault { try Vault(path: try vaultPath(), readOnly: readOnly) }
 }
 
 enum Format {
