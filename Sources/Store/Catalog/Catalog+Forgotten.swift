@@ -28,4 +28,25 @@ extension Catalog {
         _ = try statement.step()
         return (statement.int64(0), statement.int64(1))
     }
+
+    /// How `fileTotals(folder:asOf:)` changes from `after` to `through`: only the names with a
+    /// version in between are read, so totals of many snapshots cost one pass over their versions.
+    public func fileTotalsChange(folder: Int64, after: Int64, through: Int64) throws(StoreError) -> (files: Int64, bytes: Int64) {
+        let statement = try database.prepare("""
+            WITH changed(name) AS (
+                SELECT DISTINCT v.name FROM versions v JOIN names n ON n.id = v.name
+                WHERE v.sequence > ?2 AND v.sequence <= ?3 AND n.folder = ?1
+            )
+            SELECT coalesce(sum(CASE WHEN b.type = ?4 AND b.deleted = 0 THEN 1 ELSE 0 END), 0)
+                       - coalesce(sum(CASE WHEN a.type = ?4 AND a.deleted = 0 THEN 1 ELSE 0 END), 0),
+                   coalesce(sum(CASE WHEN b.type = ?4 AND b.deleted = 0 THEN b.size ELSE 0 END), 0)
+                       - coalesce(sum(CASE WHEN a.type = ?4 AND a.deleted = 0 THEN a.size ELSE 0 END), 0)
+            FROM changed c
+            LEFT JOIN versions a ON a.sequence = (SELECT max(x.sequence) FROM versions x WHERE x.name = c.name AND x.sequence <= ?2)
+            LEFT JOIN versions b ON b.sequence = (SELECT max(x.sequence) FROM versions x WHERE x.name = c.name AND x.sequence <= ?3)
+            """)
+        try statement.bind([.integer(folder), .integer(after), .integer(through), .integer(Int64(EntryType.file.rawValue))])
+        _ = try statement.step()
+        return (statement.int64(0), statement.int64(1))
+    }
 }
