@@ -101,3 +101,40 @@ import TestSupport
         #expect(try Vault(path: setup.replicaPath).catalog.snapshots().map(\.snapshot.id) == before, "nothing recorded")
     }
 }
+
+@Suite struct SenderAnnouncementTests {
+    /// A backup that runs on the master during a push adds versions after the announcement: the
+    /// push sends the history as announced (no version above it, no snapshot of the new backup),
+    /// and the next push sends the rest.
+    @Test func aBackupDuringThePushWaitsForTheNextOne() throws {
+        let pair = try Pair()
+        let announced = try pair.master.catalog.maximumSequence()
+        do {
+            var sender = SenderSession(source: VaultSource(vault: pair.master))
+            var receiver = ReceiverSession(sink: try VaultSink(vault: pair.replica))
+            let (senderHello, receiverHello) = (sender.start(), receiver.start())
+            #expect(try receiver.handle(senderHello[0]) == [])
+            let announcement = try sender.handle(receiverHello[0])
+            #expect(announcement == [.announce(highestSequence: announced)])
+
+            try pair.directory.write(Array("late".utf8), to: "src/late")
+            _ = try Backup(vault: pair.master).run(directory: pair.directory.path(for: "src"))
+            #expect(try pair.master.catalog.maximumSequence() > announced)
+
+            var toSender = try receiver.handle(announcement[0])
+            while !toSender.isEmpty {
+                var next: [Message] = []
+                for message in toSender { for reply in try sender.handle(message) { next += try receiver.handle(reply) } }
+                toSender = next
+            }
+            #expect(receiver.isFinished && receiver.snapshotsAdded == 3 && receiver.snapshotsSkipped.isEmpty)
+        }
+        let replica = try Vault(path: pair.directory.path(for: "replica"))
+        #expect(try replica.catalog.maximumSequence() == announced)
+
+        var sender = SenderSession(source: VaultSource(vault: pair.master))
+        var receiver = ReceiverSession(sink: try VaultSink(vault: replica))
+        #expect(pump(&sender, &receiver) == nil)
+        #expect(receiver.snapshotsAdded == 1)
+    }
+}

@@ -59,6 +59,8 @@ public struct SenderSession {
             var batch = try source.versions(after: after, limit: limit)
             if let cut = batch.versions.firstIndex(where: { $0.version.sequence > highest }) {
                 batch.versions.removeSubrange(cut...)
+                let used = Set(batch.versions.compactMap(\.version.blockListHash))
+                batch.blockLists.removeAll { !used.contains($0.hash) }
                 batch.done = true
             }
             return [.indexBatch(Message.IndexBatch(versions: batch.versions, blockLists: batch.blockLists, done: batch.done,
