@@ -6,12 +6,15 @@ public enum ReplicationError: Error, CustomStringConvertible, Equatable {
     case peerFailed(String)
     /// The transport failed or closed early.
     case transport(String)
+    /// The replica's history of its master and the master's own differ; the text says what to do.
+    case diverged(String)
 
     public var description: String {
         switch self {
         case .protocolViolation(let why): "peer protocol violation: \(why)"
         case .peerFailed(let why): "peer failed: \(why)"
         case .transport(let why): "connection: \(why)"
+        case .diverged(let why): why
         }
     }
 }

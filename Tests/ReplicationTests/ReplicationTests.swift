@@ -67,6 +67,7 @@ final class HostileSource: ReplicationSource {
         self.tamper = tamper
     }
     var hello: Message.Hello { inner.hello }
+    func highestSequence() throws -> Int64 { try inner.highestSequence() }
     func versions(after: Int64, limit: Int) throws -> (versions: [(folder: [UInt8], version: FileVersion)], blockLists: [MetadataRecord.BlockListRecord], done: Bool) {
         try inner.versions(after: after, limit: limit)
     }

@@ -18,6 +18,8 @@ import TestSupport
     }()
 
     static let master = Message.Hello(deviceID: String(repeating: "ab", count: 32), vaultID: "00", receiveOnly: false)
+    /// The master's hello and its announcement of sequence 1, the one version each test sends.
+    static let opening = Message.hello(master).encoded() + Message.announce(highestSequence: 1).encoded()
 
     /// Runs `serve --stdio` on a fresh replica with `input`; returns (exit status, stderr, vault).
     func serve(_ input: [UInt8]) throws -> (Int32, String, Vault, TemporaryDirectory) {
@@ -62,17 +64,17 @@ import TestSupport
         (Array("a//b".utf8), "empty component"), (Array(repeating: UInt8(ascii: "x"), count: 256), "255 bytes"),
     ])
     func namesThatCouldEscapeAreRefused(path: [UInt8], words: String) throws {
-        try expectRefused(Message.hello(ServeHostilePeerTests.master).encoded() + batch(path: path, block: nil), mentioning: words)
+        try expectRefused(ServeHostilePeerTests.opening + batch(path: path, block: nil), mentioning: words)
     }
 
     @Test func aFrameOverTheLimitIsRefused() throws {
-        try expectRefused(Message.hello(ServeHostilePeerTests.master).encoded() + [0xFF, 0xFF, 0xFF, 0xF0, 3], mentioning: "frame")
+        try expectRefused(ServeHostilePeerTests.opening + [0xFF, 0xFF, 0xFF, 0xF0, 3], mentioning: "frame")
     }
 
     @Test func bytesThatDoNotMatchTheirHashAreRefused() throws {
         let id = SHA256Hasher.hash(Array("hello".utf8))
         let lie = Message.blockResponse([Message.StoredBlock(id: id, encoding: .raw, rawLength: 5, bytes: Array("jello".utf8))])
-        try expectRefused(Message.hello(ServeHostilePeerTests.master).encoded() + batch(path: Array("a.txt".utf8), block: id) + lie.encoded(),
+        try expectRefused(ServeHostilePeerTests.opening + batch(path: Array("a.txt".utf8), block: id) + lie.encoded(),
                           mentioning: "does not match its hash")
     }
 
@@ -84,7 +86,7 @@ import TestSupport
         let length = try #require(zeros.withUnsafeBytes { compressor.compress($0, into: output) })
         let id = SHA256Hasher.hash([UInt8](repeating: 0, count: 5))
         let bomb = Message.blockResponse([Message.StoredBlock(id: id, encoding: .zstd, rawLength: 5, bytes: Array(output[0..<length]))])
-        try expectRefused(Message.hello(ServeHostilePeerTests.master).encoded() + batch(path: Array("a.txt".utf8), block: id) + bomb.encoded(),
+        try expectRefused(ServeHostilePeerTests.opening + batch(path: Array("a.txt".utf8), block: id) + bomb.encoded(),
                           mentioning: "does not decompress")
     }
 }

@@ -17,17 +17,29 @@ public enum Message: Sendable, Equatable {
     case blockResponse([StoredBlock])
     /// Either side: finished (an empty reason) or giving up (the reason says why).
     case close(reason: String)
-    /// Receiver → sender (version 2): the sender's zstd dictionaries other than these IDs.
-    case dictionaryRequest(have: [UInt32])
-    /// Sender → receiver (version 2): dictionaries, at most `dictionaryLimit`; exactly that many
-    /// means more may follow, and the receiver asks again.
+    /// Receiver → sender: zstd dictionaries by ID. From a receiver that announced version 3, the
+    /// IDs it wants (those its blocks need), at most `dictionaryLimit`; from one that announced
+    /// version 2, the IDs it holds (send the others).
+    case dictionaryRequest(ids: [UInt32])
+    /// Sender → receiver (version 2): dictionaries, at most `dictionaryLimit`. To a version 2
+    /// receiver, exactly that many means more may follow, and the receiver asks again.
     case dictionaries([StoredDictionary])
+    /// Sender → receiver (version 3), the sender's reply to a receiver's hello of version 3: the
+    /// highest sequence it will send, at most `sequenceLimit`. The receiver takes no version and no
+    /// snapshot above it, and no index that stops short of it.
+    case announce(highestSequence: Int64)
 
     /// The newest protocol version this build speaks. Version 2 adds zstd dictionaries (messages 7
-    /// and 8, block encoding 2). A side announces 2 only when it needs it (a sender whose vault has
-    /// dictionaries), so builds that speak only 1 keep exchanging with it otherwise.
-    public static let protocolVersion: UInt8 = 2
+    /// and 8, block encoding 2); version 3 adds the sender's announcement (message 9) and a receiver
+    /// that asks for a dictionary only when a block it received needs it. A side announces the
+    /// version it needs: a receiver of this build 3, a sender 2 only when its vault has
+    /// dictionaries, so builds that speak only 1 or 2 still receive from it.
+    public static let protocolVersion: UInt8 = 3
     public static let dictionaryVersion: UInt8 = 2
+    public static let announceVersion: UInt8 = 3
+    /// No sender announces a higher sequence: one version per sequence number, so a history beyond
+    /// it is a lie (a peer moving a replica's sequence forward), not a vault.
+    public static let sequenceLimit: Int64 = 1 << 48
     /// At most this many dictionaries in one message (each at most `ZstdDictionary.maximumSize`).
     public static let dictionaryLimit = 16
     /// At most this many dictionary IDs in one request.
@@ -43,7 +55,7 @@ public enum Message: Sendable, Equatable {
         public var deviceID: String
         public var vaultID: String
         public var receiveOnly: Bool
-        /// The protocol version this side needs the peer to speak (1 or 2).
+        /// The protocol version this side needs the peer to speak (1, 2 or 3).
         public var protocolVersion: UInt8
 
         public init(deviceID: String, vaultID: String, receiveOnly: Bool, protocolVersion: UInt8 = 1) {
@@ -100,7 +112,7 @@ public enum Message: Sendable, Equatable {
     }
 
     enum Kind: UInt8 {
-        case hello = 1, indexRequest, indexBatch, blockRequest, blockResponse, close, dictionaryRequest, dictionaries
+        case hello = 1, indexRequest, indexBatch, blockRequest, blockResponse, close, dictionaryRequest, dictionaries, announce
     }
 
     /// The frame for this message.
@@ -141,10 +153,10 @@ public enum Message: Sendable, Equatable {
         case .close(let reason):
             kind = .close
             writer.appendString(reason)
-        case .dictionaryRequest(let have):
+        case .dictionaryRequest(let ids):
             kind = .dictionaryRequest
-            writer.appendVarint(UInt64(have.count))
-            have.forEach { writer.appendVarint(UInt64($0)) }
+            writer.appendVarint(UInt64(ids.count))
+            ids.forEach { writer.appendVarint(UInt64($0)) }
         case .dictionaries(let dictionaries):
             kind = .dictionaries
             writer.appendVarint(UInt64(dictionaries.count))
@@ -152,6 +164,9 @@ public enum Message: Sendable, Equatable {
                 writer.appendVarint(UInt64(dictionary.id))
                 writer.appendBytes(dictionary.bytes)
             }
+        case .announce(let highest):
+            kind = .announce
+            writer.appendVarint(UInt64(max(highest, 0)))
         }
         return Frame.encode(type: kind.rawValue, payload: writer.bytes)
     }
@@ -179,9 +194,9 @@ public enum Message: Sendable, Equatable {
                 message = .hello(Hello(deviceID: device, vaultID: vault, receiveOnly: try reader.uint8() != 0, protocolVersion: version))
             case .indexRequest:
                 let after = try reader.signed()
-                let limit = try reader.varint()
-                guard after >= 0, limit >= 1, limit <= UInt64(batchLimit) else { throw ReplicationError.protocolViolation("index request out of range") }
-                message = .indexRequest(after: after, limit: Int(limit))
+                let limit = try reader.count(limit: batchLimit)
+                guard after >= 0, limit >= 1 else { throw ReplicationError.protocolViolation("index request out of range") }
+                message = .indexRequest(after: after, limit: limit)
             case .indexBatch:
                 let done = try reader.uint8() != 0
                 let record = try MetadataRecord.decodeVersions(try reader.byteString(limit: Frame.maximumLength))
@@ -189,7 +204,7 @@ public enum Message: Sendable, Equatable {
                 for (folder, version) in record.versions {
                     try PathRules.checkFolder(folder)
                     try PathRules.checkRelative(version.path)
-                    guard version.sequence > 0, version.blockCount >= 0, version.size >= 0 else {
+                    guard version.sequence > 0, version.sequence <= sequenceLimit, version.blockCount >= 0, version.size >= 0 else {
                         throw ReplicationError.protocolViolation("version of \(PathRules.display(version.path)) has an invalid sequence, size or block count")
                     }
                     if version.blockCount > 0 && version.blockListHash == nil {
@@ -201,8 +216,7 @@ public enum Message: Sendable, Equatable {
                         throw ReplicationError.protocolViolation("block list \(list.hash) does not match its hash")
                     }
                 }
-                let count = try reader.varint()
-                guard count <= 1_000_000 else { throw ReplicationError.protocolViolation("\(count) snapshots") }
+                let count = try reader.elementCount(limit: 1_000_000)
                 var snapshots: [Snapshot] = []
                 for _ in 0..<count {
                     let (snapshot, _) = try MetadataRecord.decodeSnapshot(try reader.byteString())
@@ -210,18 +224,20 @@ public enum Message: Sendable, Equatable {
                     guard snapshot.id.count == 16, snapshot.id.allSatisfy(\.isHexDigit) else {
                         throw ReplicationError.protocolViolation("malformed snapshot id")
                     }
+                    guard snapshot.sequence >= 0, snapshot.files >= 0, snapshot.bytes >= 0 else {
+                        throw ReplicationError.protocolViolation("snapshot \(snapshot.id) has a negative sequence, file count or size")
+                    }
                     snapshots.append(snapshot)
                 }
                 message = .indexBatch(IndexBatch(versions: record.versions, blockLists: record.blockLists, done: done, snapshots: snapshots))
             case .blockRequest:
-                let count = try reader.varint()
-                guard count >= 1, count <= UInt64(requestLimit) else { throw ReplicationError.protocolViolation("request for \(count) blocks") }
+                let count = try reader.count(limit: requestLimit)
+                guard count >= 1 else { throw ReplicationError.protocolViolation("request for no blocks") }
                 var ids: [BlockID] = []
                 for _ in 0..<count { ids.append(try reader.blockID()) }
                 message = .blockRequest(ids)
             case .blockResponse:
-                let count = try reader.varint()
-                guard count <= UInt64(requestLimit) else { throw ReplicationError.protocolViolation("response with \(count) blocks") }
+                let count = try reader.count(limit: requestLimit)
                 var blocks: [StoredBlock] = []
                 for _ in 0..<count {
                     let id = try reader.blockID()
@@ -239,20 +255,24 @@ public enum Message: Sendable, Equatable {
             case .close:
                 message = .close(reason: String(try reader.string().prefix(1000)))
             case .dictionaryRequest:
-                let count = try reader.varint()
-                guard count <= UInt64(dictionaryIDLimit) else { throw ReplicationError.protocolViolation("request naming \(count) dictionaries") }
-                var have: [UInt32] = []
-                for _ in 0..<count { have.append(try dictionaryID(&reader)) }
-                message = .dictionaryRequest(have: have)
+                let count = try reader.count(limit: dictionaryIDLimit)
+                var ids: [UInt32] = []
+                for _ in 0..<count { ids.append(try dictionaryID(&reader)) }
+                message = .dictionaryRequest(ids: ids)
             case .dictionaries:
-                let count = try reader.varint()
-                guard count <= UInt64(dictionaryLimit) else { throw ReplicationError.protocolViolation("\(count) dictionaries in one message") }
+                let count = try reader.count(limit: dictionaryLimit)
                 var dictionaries: [StoredDictionary] = []
                 for _ in 0..<count {
                     let id = try dictionaryID(&reader)
                     dictionaries.append(StoredDictionary(id: id, bytes: try reader.byteString(limit: ZstdDictionary.maximumSize)))
                 }
                 message = .dictionaries(dictionaries)
+            case .announce:
+                let highest = try reader.varint()
+                guard highest <= UInt64(sequenceLimit) else {
+                    throw ReplicationError.protocolViolation("the peer announces sequence \(highest), beyond any real history (\(sequenceLimit))")
+                }
+                message = .announce(highestSequence: Int64(highest))
             }
             guard reader.isAtEnd else { throw ReplicationError.protocolViolation("\(kind) message has trailing bytes") }
             return message

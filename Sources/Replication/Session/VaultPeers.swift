@@ -11,11 +11,14 @@ public final class VaultSource: ReplicationSource {
         self.vault = vault
         reader = PackReader(storage: vault.storage, dictionaries: vault.dictionaries)
         // Protocol 2 only when the receiver needs it to read this vault's blocks: builds that speak
-        // only 1 refuse it, and keep replicating vaults without dictionaries.
+        // only 1 refuse it, and keep replicating vaults without dictionaries. A receiver that
+        // announces 3 gets the announcement of the highest sequence whatever this says.
         hello = Message.Hello(deviceID: vault.configuration.deviceID, vaultID: vault.configuration.vaultID,
                               receiveOnly: vault.configuration.receiveOnly,
                               protocolVersion: vault.dictionaries.all.isEmpty ? 1 : Message.dictionaryVersion)
     }
+
+    public func highestSequence() throws -> Int64 { try vault.catalog.maximumSequence() }
 
     public func versions(after: Int64, limit: Int) throws -> (versions: [(folder: [UInt8], version: FileVersion)], blockLists: [MetadataRecord.BlockListRecord], done: Bool) {
         var versions = try vault.catalog.versionBatch(after: after, limit: limit + 1)
@@ -55,8 +58,9 @@ public final class VaultSink: ReplicationSink {
 
     public init(vault: Vault) throws {
         writer = try ReplicaWriter(vault: vault)
+        // Version 3: this side needs the sender's announcement of its highest sequence.
         hello = Message.Hello(deviceID: vault.configuration.deviceID, vaultID: vault.configuration.vaultID,
-                              receiveOnly: vault.configuration.receiveOnly)
+                              receiveOnly: vault.configuration.receiveOnly, protocolVersion: Message.announceVersion)
     }
 
     public func accept(_ peer: Message.Hello) throws { try writer.checkMaster(peer.deviceID) }
@@ -82,15 +86,15 @@ public final class VaultSink: ReplicationSink {
         try block.bytes.withUnsafeBytes { try writer.store(id: block.id, stored: $0, rawLength: block.rawLength, encoding: block.encoding) }
     }
 
-    public func dictionaryIDs() throws -> [UInt32] { writer.vault.dictionaries.all.map(\.id) }
+    public func holdsDictionary(_ id: UInt32) -> Bool { writer.holdsDictionary(id) }
 
-    public func store(_ dictionary: Message.StoredDictionary) throws {
-        try writer.storeDictionary(id: dictionary.id, bytes: dictionary.bytes)
+    public func store(_ dictionary: Message.StoredDictionary, neededBy block: Message.StoredBlock) throws {
+        try writer.storeDictionary(id: dictionary.id, bytes: dictionary.bytes, neededBy: block.id, stored: block.bytes, rawLength: block.rawLength)
     }
 
     public func record(versions: [(folder: [UInt8], version: FileVersion)], blockLists: [MetadataRecord.BlockListRecord], masterDevice: String) throws {
         try writer.record(versions: versions, blockLists: blockLists, masterDevice: masterDevice)
     }
 
-    public func record(snapshots: [Snapshot]) throws -> Int { try writer.record(snapshots: snapshots) }
+    public func record(snapshots: [Snapshot]) throws -> ReplicaWriter.SnapshotRecording { try writer.record(snapshots: snapshots) }
 }

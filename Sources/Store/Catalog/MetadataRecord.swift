@@ -19,6 +19,8 @@ public enum MetadataRecord {
     public static let snapshotKind: UInt8 = 2
     public static let forgetKind: UInt8 = 3
     public static let dictionaryKind: UInt8 = 4
+    /// No version has more blocks: a forged count beyond it is refused before it becomes an `Int`.
+    static let maximumBlockCount = 1 << 48
     /// Records are cut at about this many bytes of plaintext.
     static let targetSize = 4 << 20
 
@@ -81,17 +83,17 @@ public enum MetadataRecord {
     public static func decodeVersions(_ bytes: [UInt8]) throws(StoreError) -> (versions: [(folder: [UInt8], version: FileVersion)], blockLists: [BlockListRecord]) {
         var reader = ByteReader(bytes)
         guard try reader.uint8() == versionsKind else { throw .corrupt("not a versions record") }
-        let folderCount = Int(try reader.varint())
+        let folderCount = try reader.elementCount()
         var folders: [[UInt8]] = []
         for _ in 0..<folderCount { folders.append(try reader.byteString()) }
-        let count = Int(try reader.varint())
+        let count = try reader.elementCount()
         var versions: [([UInt8], FileVersion)] = []
         for _ in 0..<count {
-            let folder = Int(try reader.varint())
+            let folder = try reader.count(limit: folders.count)
             guard folder < folders.count else { throw .corrupt("versions record names an unknown folder") }
             let sequence = try reader.signed()
             let path = try reader.byteString()
-            guard let type = EntryType(rawValue: Int(try reader.varint())) else { throw .corrupt("unknown entry type") }
+            guard let type = EntryType(rawValue: try reader.count(limit: 255)) else { throw .corrupt("unknown entry type") }
             var version = FileVersion(path: path, type: type)
             version.sequence = sequence
             version.size = try reader.signed()
@@ -107,14 +109,14 @@ public enum MetadataRecord {
             version.version = try VersionVector(encoded: try reader.byteString())
             let hash = try reader.byteString()
             version.blockListHash = hash.isEmpty ? nil : BlockID(bytes: hash)
-            version.blockCount = Int(try reader.varint())
+            version.blockCount = try reader.count(limit: maximumBlockCount)
             let hasTarget = try reader.uint8() != 0
             let target = try reader.byteString()
             version.linkTarget = hasTarget ? target : nil
             version.modifiedBy = try reader.varint()
             versions.append((folders[folder], version))
         }
-        let listCount = Int(try reader.varint())
+        let listCount = try reader.elementCount(minimumSize: 33)
         var lists: [BlockListRecord] = []
         for _ in 0..<listCount {
             let hash = try reader.blockID()
@@ -162,9 +164,9 @@ public enum MetadataRecord {
         var reader = ByteReader(bytes)
         guard try reader.uint8() == forgetKind else { throw .corrupt("not a forget record") }
         var snapshots: [String] = []
-        for _ in 0..<Int(try reader.varint()) { snapshots.append(try reader.string()) }
+        for _ in 0..<(try reader.elementCount()) { snapshots.append(try reader.string()) }
         var ranges: [ClosedRange<Int64>] = []
-        for _ in 0..<Int(try reader.varint()) {
+        for _ in 0..<(try reader.elementCount(minimumSize: 2)) {
             let start = try reader.signed()
             let count = try reader.signed()
             guard count >= 1, start >= 0, start <= Int64.max - count else { throw .corrupt("forget record has an invalid range") }
@@ -185,7 +187,7 @@ public enum MetadataRecord {
         let files = try reader.signed()
         let bytesCount = try reader.signed()
         let partial = try reader.uint8() != 0
-        let count = Int(try reader.varint())
+        let count = try reader.elementCount(minimumSize: 32)
         var records: [BlockID] = []
         for _ in 0..<count { records.append(try reader.blockID()) }
         let snapshot = Snapshot(id: id, folderPath: folder, time: time, host: host,

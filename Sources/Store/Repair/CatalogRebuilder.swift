@@ -111,6 +111,7 @@ struct CatalogRebuilder {
             }
             try catalog.setSetting("metadata_sequence", snapshots.values.map(\.sequence).max() ?? 0)
             for (id, record) in dictionaries { try catalog.recordDictionary(id: id, record: record) }
+            try catalog.recordForgottenSnapshots(forgottenSnapshots.sorted())
         }
         result.versions = versions.count
         result.dictionaries = dictionaries.count

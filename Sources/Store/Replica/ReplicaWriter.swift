@@ -43,17 +43,33 @@ public final class ReplicaWriter {
         try session.contains(id) || vault.catalog.hasBlock(id)
     }
 
-    /// Stores a zstd dictionary the master sent, before any block that needs it: sealed in a
-    /// metadata pack and recorded (see `DictionaryWriter`). Nothing is done for one this replica
-    /// already holds. Throws when the bytes are not the dictionary `id`, or differ from this
-    /// replica's dictionary of that ID.
-    public func storeDictionary(id: UInt32, bytes: [UInt8]) throws {
+    /// Whether this replica holds zstd dictionary `id`.
+    public func holdsDictionary(_ id: UInt32) -> Bool { vault.dictionaries.dictionary(id: id) != nil }
+
+    /// Stores a zstd dictionary the master sent for a block that needs it, before that block:
+    /// sealed in a metadata pack and recorded (see `DictionaryWriter`). A replica takes a dictionary
+    /// only for a block it asked for, and only once that block (`neededBy`, as the peer stored it)
+    /// decodes with it to its hash, so a peer cannot fill it with dictionaries nothing uses. Nothing
+    /// is done for one this replica already holds. Throws, storing nothing, when the bytes are not
+    /// the dictionary `id`, differ from this replica's dictionary of that ID, or do not decode the block.
+    public func storeDictionary(id: UInt32, bytes: [UInt8], neededBy block: BlockID, stored: [UInt8], rawLength: Int) throws {
         let dictionary: ZstdDictionary
         do { dictionary = try ZstdDictionary(bytes: bytes) } catch {
             throw StoreError.corrupt("zstd dictionary \(id) from the peer is not a valid dictionary: \(error)")
         }
         guard dictionary.id == id else {
             throw StoreError.corrupt("zstd dictionary \(id) from the peer is dictionary \(dictionary.id)")
+        }
+        guard rawLength >= 0, rawLength <= PackFormat.maximumBlockSize else {
+            throw StoreError.corrupt("block \(block) from the peer declares \(rawLength) bytes, more than a block may have")
+        }
+        let alone = DictionarySet()
+        alone.insert(dictionary)
+        do {
+            let decoder = BlockDecoder(dictionaries: alone)
+            try stored.withUnsafeBytes { _ = try decoder.decode($0, encoding: .zstdDictionary, rawLength: rawLength, id: block) }
+        } catch {
+            throw StoreError.corrupt("block \(block) from the peer does not decode with zstd dictionary \(id), which the peer sent for it")
         }
         if let held = vault.dictionaries.dictionary(id: id) {
             guard held.bytes == bytes else { throw StoreError.corrupt("zstd dictionary \(id) from the peer differs from this replica's") }
@@ -115,19 +131,54 @@ public final class ReplicaWriter {
         }
     }
 
+    /// What `record(snapshots:)` did: how many snapshots were added, and which were refused and why.
+    public struct SnapshotRecording: Sendable {
+        public var added = 0
+        public var skipped: [(id: String, reason: String)] = []
+    }
+
     /// Records the master's snapshots this replica does not have yet, each with its metadata records.
-    /// Only snapshots covering recorded versions are taken. Returns how many were added.
+    /// A snapshot is recorded only with every version it names, so the replica never lists one
+    /// whose files it does not hold; refused (and reported in `skipped`) are one this replica has
+    /// forgotten, one beyond the versions recorded, and one whose file count or byte count, computed
+    /// from this replica's catalog as of its sequence, differs from what the snapshot records.
     @discardableResult
-    public func record(snapshots: [Snapshot]) throws -> Int {
-        let known = Set(try vault.catalog.snapshots().map(\.snapshot.id))
+    public func record(snapshots: [Snapshot]) throws -> SnapshotRecording {
+        let catalog = vault.catalog
+        let known = Set(try catalog.snapshots().map(\.snapshot.id))
+        let forgotten = try catalog.forgottenSnapshotIDs()
         let recorded = try recordedSequence()
-        var added = 0
-        for snapshot in snapshots.sorted(by: { $0.sequence < $1.sequence }) where !known.contains(snapshot.id) && snapshot.sequence <= recorded {
-            let folder = try vault.catalog.transaction { try vault.catalog.folderID(path: snapshot.folderPath, create: true)! }
+        var result = SnapshotRecording()
+        var running: [Int64: (sequence: Int64, files: Int64, bytes: Int64)] = [:]
+        for snapshot in snapshots.sorted(by: { $0.sequence < $1.sequence }) where !known.contains(snapshot.id) {
+            if forgotten.contains(snapshot.id) {
+                result.skipped.append((snapshot.id, "forgotten on this replica"))
+                continue
+            }
+            guard snapshot.sequence <= recorded else {
+                result.skipped.append((snapshot.id, "it is at sequence \(snapshot.sequence), beyond the \(recorded) recorded"))
+                continue
+            }
+            var totals: (files: Int64, bytes: Int64) = (0, 0)
+            if let folder = try catalog.folderID(path: snapshot.folderPath, create: false) {
+                // Snapshots go in sequence order: each folder's totals follow on from its last one.
+                if let last = running[folder] {
+                    let change = try catalog.fileTotalsChange(folder: folder, after: last.sequence, through: snapshot.sequence)
+                    totals = (last.files + change.files, last.bytes + change.bytes)
+                } else {
+                    totals = try catalog.fileTotals(folder: folder, asOf: snapshot.sequence)
+                }
+                running[folder] = (snapshot.sequence, totals.files, totals.bytes)
+            }
+            guard totals.files == snapshot.files && totals.bytes == snapshot.bytes || snapshot.partial && totals.files >= snapshot.files else {
+                result.skipped.append((snapshot.id, "it records \(snapshot.files) files of \(snapshot.bytes) bytes, this replica holds \(totals.files) of \(totals.bytes) as of its sequence"))
+                continue
+            }
+            let folder = try catalog.transaction { try catalog.folderID(path: snapshot.folderPath, create: true)! }
             _ = try MetadataWriter(vault: vault).writeSnapshot(snapshot, folder: folder)
-            added += 1
+            result.added += 1
         }
-        return added
+        return result
     }
 
     public func close() { withExtendedLifetime(lock) {} }

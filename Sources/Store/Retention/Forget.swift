@@ -106,6 +106,8 @@ public enum Forget {
             for pack in sealed.take() { try catalog.insertPack(pack) }
             let deleteSnapshot = try catalog.database.prepare("DELETE FROM snapshots WHERE snapshot_id = ?")
             for id in forgotten { try deleteSnapshot.run([.text(id)]) }
+            // Remembered, so that a push from the master does not list them again without their versions.
+            try catalog.recordForgottenSnapshots(forgotten)
             let deleteVersion = try catalog.database.prepare("DELETE FROM versions WHERE sequence = ?")
             for sequence in drop { try deleteVersion.run([.integer(sequence)]) }
         }

@@ -65,6 +65,22 @@ package struct ByteReader {
             shift += 7
         }
     }
+    /// A varint that counts or indexes something, as an `Int` of at most `limit`; throws
+    /// `.corrupt` beyond it, so no later conversion or allocation can trap on a forged value.
+    package mutating func count(limit: Int) throws(StoreError) -> Int {
+        let value = try varint()
+        guard value <= UInt64(max(limit, 0)) else { throw .corrupt("a count of \(value) where at most \(limit) fits") }
+        return Int(value)
+    }
+    /// The number of elements that follow, each taking at least `minimumSize` bytes: at most
+    /// `limit` and never more than the bytes left could hold.
+    package mutating func elementCount(limit: Int = Int(Int32.max), minimumSize: Int = 1) throws(StoreError) -> Int {
+        let count = try count(limit: limit)
+        guard count <= (bytes.count - position) / max(minimumSize, 1) else {
+            throw .corrupt("a count of \(count) elements in \(bytes.count - position) bytes")
+        }
+        return count
+    }
     package mutating func signed() throws(StoreError) -> Int64 {
         let raw = try varint()
         return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))

@@ -20,30 +20,47 @@ struct PushCommand: ParsableCommand {
     @Option(name: .customLong("remote-command"), help: "The blockvault binary on the far side of ssh.")
     var remoteCommand = "blockvault"
 
+    /// Pushes to every peer, one after the other, whatever happens to the others: each is reported
+    /// (a failed one on stderr, and in the JSON with an "error"), and the exit status is 1 if any failed.
     func run() throws {
         guard !peers.isEmpty else { throw CommandFailure.message("no replica given; pass --to PATH or --to ssh://host/path", exitCode: 2) }
         let opened = try vault.openVault()
         var results: [JSON] = []
+        var failed = 0
         for peer in peers {
             let started = Date()
-            let process = try PeerProcess(arguments: try PeerProcess.arguments(for: peer, sshCommand: sshCommand, remoteCommand: remoteCommand))
-            var session = SenderSession(source: VaultSource(vault: opened))
-            var failure: Error?
-            do { try SessionDriver.run(&session, over: Connection(stream: process.stream)) } catch { failure = error }
-            let status = process.finish()
-            if let failure { throw CommandFailure.message("push to \(peer) failed: \(failure)") }
-            guard status == 0 else { throw CommandFailure.message("push to \(peer) failed: the replica side exited with status \(status)") }
-            let seconds = Date().timeIntervalSince(started)
-            if vault.json {
-                results.append(.object([("peer", .string(peer)), ("blocks_sent", .int(session.blocksSent)),
-                                        ("bytes_sent", .integer(process.stream.bytesWritten)),
-                                        ("bytes_received", .integer(process.stream.bytesRead)),
-                                        ("seconds", .double((seconds * 1000).rounded() / 1000))]))
-            } else {
-                print("pushed to \(peer): \(session.blocksSent) blocks, \(Format.bytes(process.stream.bytesWritten)) sent, \(Format.bytes(process.stream.bytesRead)) received in \(String(format: "%.2f", seconds)) s")
+            do {
+                let (session, stream) = try push(opened, to: peer)
+                let seconds = Date().timeIntervalSince(started)
+                if vault.json {
+                    results.append(.object([("peer", .string(peer)), ("blocks_sent", .int(session.blocksSent)),
+                                            ("bytes_sent", .integer(stream.bytesWritten)),
+                                            ("bytes_received", .integer(stream.bytesRead)),
+                                            ("seconds", .double((seconds * 1000).rounded() / 1000))]))
+                } else {
+                    print("pushed to \(peer): \(session.blocksSent) blocks, \(Format.bytes(stream.bytesWritten)) sent, \(Format.bytes(stream.bytesRead)) received in \(String(format: "%.2f", seconds)) s")
+                }
+            } catch {
+                failed += 1
+                let why = (error as? CommandFailure)?.description ?? "\(error)"
+                printError("blockvault: push to \(peer) failed: \(why)")
+                if vault.json { results.append(.object([("peer", .string(peer)), ("error", .string(why))])) }
             }
         }
         if vault.json { print(JSON.array(results).text) }
+        if failed > 0 { throw ExitCode.failure }
+    }
+
+    /// One push; throws why it failed.
+    private func push(_ opened: Vault, to peer: String) throws -> (SenderSession, FileDescriptorStream) {
+        let process = try PeerProcess(arguments: try PeerProcess.arguments(for: peer, sshCommand: sshCommand, remoteCommand: remoteCommand))
+        var session = SenderSession(source: VaultSource(vault: opened))
+        var failure: Error?
+        do { try SessionDriver.run(&session, over: Connection(stream: process.stream)) } catch { failure = error }
+        let status = process.finish()
+        if let failure { throw failure }
+        guard status == 0 else { throw CommandFailure.message("the replica side exited with status \(status)") }
+        return (session, process.stream)
     }
 }
 
@@ -70,6 +87,9 @@ struct ServeCommand: ParsableCommand {
         }
         var session = ReceiverSession(sink: sink)
         try SessionDriver.run(&session, over: connection)
-        printError("blockvault serve: received \(session.versionsRecorded) versions, \(session.blocksReceived) blocks (\(Format.bytes(session.bytesReceived))), \(session.snapshotsAdded) new snapshots")
+        // Refused snapshots are named: a replica never drops one silently.
+        for skipped in session.snapshotsSkipped { printError("blockvault serve: skipped snapshot \(skipped)") }
+        let skipped = session.snapshotsSkipped.isEmpty ? "" : ", \(session.snapshotsSkipped.count) skipped"
+        printError("blockvault serve: received \(session.versionsRecorded) versions, \(session.blocksReceived) blocks (\(Format.bytes(session.bytesReceived))), \(session.snapshotsAdded) new snapshots\(skipped)")
     }
 }
