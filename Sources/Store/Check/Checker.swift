@@ -117,14 +117,12 @@ public struct Checker {
     /// Drops the copies whose bytes do not match their hash and remembers their blocks as missing,
     /// when the vault may be written (a read-only one is only reported on); returns the blocks marked.
     private func markForStoringAgain(_ copies: [(id: BlockID, pack: String)], notes: inout [String]) -> Set<BlockID> {
-        guard !copies.isEmpty, vault.catalog.isWritable else { return [] }
-        do {
-            try vault.catalog.markDamaged(copies)
-            return Set(copies.map(\.id))
-        } catch {
-            notes.append("the damaged blocks could not be marked for the next backup to store again (\(error)); 'blockvault repair --read-data --apply' drops them")
+        guard !copies.isEmpty else { return [] }
+        guard vault.markDamaged(copies) else {
+            notes.append("the damaged blocks could not be marked for the next backup to store again (the vault cannot be written); 'blockvault repair --read-data --apply' drops them")
             return []
         }
+        return Set(copies.map(\.id))
     }
 
     /// One line per damaged block, naming the file versions (and snapshots) it breaks.

@@ -114,16 +114,9 @@ public final class Restorer {
     private func run(_ pipeline: RestorePipeline, _ body: (RestorePipeline) throws -> Void) throws {
         do { try body(pipeline) } catch { pipeline.fail(error) }
         do { try pipeline.finish() } catch {
-            guard markDamaged(pipeline.damage.copies), case StoreError.corrupt(let message) = error else { throw error }
+            guard vault.markDamaged(pipeline.damage.copies), case StoreError.corrupt(let message) = error else { throw error }
             throw StoreError.corrupt(message + " (marked missing: the next backup of a file that holds it stores it again)")
         }
-    }
-
-    /// Remembers damaged copies of blocks as missing (`Catalog.markDamaged`), when the vault may be
-    /// written; best effort: the restore has failed already, and fails the same way if this does.
-    private func markDamaged(_ copies: [(id: BlockID, pack: String)]) -> Bool {
-        guard !copies.isEmpty, vault.catalog.isWritable else { return false }
-        return (try? vault.catalog.markDamaged(copies)) != nil
     }
 
     /// Whether the last component of `path` has the form of a temporary name (`.blockvault.*.tmp`).
