@@ -114,7 +114,7 @@ struct BackupWalker {
                     directories += 1
                     if before == nil || !status.matches(before!) {
                         let version = status.version(path: path, after: try previous(), device: shortDevice, nowSeconds: nowSeconds)
-                        record(PendingVersion(path: path, version: version, blockList: nil, dependencies: []))
+                        record(PendingVersion(path: path, version: withAttributes(version, fullPath), blockList: nil, dependencies: []))
                     }
                     subdirectories.append(PendingDirectory(path: path, nameID: earlier?.nameID))
                 case .symlink:
@@ -126,12 +126,12 @@ struct BackupWalker {
                     if let before, status.matches(before), before.linkTarget == target { continue }
                     var version = status.version(path: path, after: try previous(), device: shortDevice, nowSeconds: nowSeconds)
                     version.linkTarget = target
-                    record(PendingVersion(path: path, version: version, blockList: nil, dependencies: []))
+                    record(PendingVersion(path: path, version: withAttributes(version, fullPath), blockList: nil, dependencies: []))
                 case .fifo, .socket, .characterDevice, .blockDevice:
                     // Recorded by metadata only; never opened, so a FIFO cannot hang the backup.
                     if let before, status.matches(before) { continue }
                     let version = status.version(path: path, after: try previous(), device: shortDevice, nowSeconds: nowSeconds)
-                    record(PendingVersion(path: path, version: version, blockList: nil, dependencies: []))
+                    record(PendingVersion(path: path, version: withAttributes(version, fullPath), blockList: nil, dependencies: []))
                 }
             }
             // What the catalog had here and the disk no longer has was deleted.
@@ -141,6 +141,17 @@ struct BackupWalker {
             }
             stack.append(contentsOf: subdirectories.reversed())
         }
+    }
+
+    /// `version` with the extended attributes of the entry at `fullPath` (read by path: a symlink's
+    /// own, a device or FIFO never opened). Attributes that cannot be read are reported, which
+    /// makes the backup partial; the entry is recorded without them.
+    private mutating func withAttributes(_ version: FileVersion, _ fullPath: [UInt8]) -> FileVersion {
+        var version = version
+        do { version.xattrs = try ExtendedAttributes.read(path: fullPath) } catch {
+            report("\(FileSystem.display(fullPath)): \(error)")
+        }
+        return version
     }
 
     /// Whether an unchanged file's content includes a block the vault has lost (self-healing).
