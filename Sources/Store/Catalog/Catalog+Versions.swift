@@ -138,9 +138,11 @@ extension Catalog {
 
     /// Calls `body` for each entry of the folder's state as of `sequence` (the newest version of each
     /// name at or before it, deletions left out), in bytewise path order, so parents come first.
+    /// The folder's root itself (recorded under the empty path, by backups since it was) comes first
+    /// when `includingRoot`, and not at all otherwise.
     /// One query: SQLite builds the paths of the names that have children down the tree (only those,
     /// so the recursion stays small), joins every name to its parent's path, and sorts.
-    public func forEachEntry(folder: Int64, asOf sequence: Int64, _ body: (FileVersion) throws -> Void) throws {
+    public func forEachEntry(folder: Int64, asOf sequence: Int64, includingRoot: Bool = false, _ body: (FileVersion) throws -> Void) throws {
         let statement = try database.prepare("""
             WITH RECURSIVE directories(id, path) AS (
                 SELECT 0, NULL
@@ -156,7 +158,11 @@ extension Catalog {
             WHERE v.deleted = 0 ORDER BY full_path
             """)
         try statement.bind([.integer(folder), .integer(sequence)])
-        while try statement.step() { try body(try version(from: statement, first: 1, path: statement.blob(0))) }
+        while try statement.step() {
+            let path = statement.blob(0)
+            if path.isEmpty && !includingRoot { continue }
+            try body(try version(from: statement, first: 1, path: path))
+        }
     }
 
     /// Every recorded version of one path, oldest first.
