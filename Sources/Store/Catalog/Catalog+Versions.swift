@@ -189,11 +189,15 @@ extension Catalog {
         }
     }
 
-    /// Up to `limit` versions with sequence above `after`, oldest first, with their folder's path.
+    /// Up to `limit` versions with sequence above `after`, oldest first, with their folder's path:
+    /// what a push sends. Versions of a folder's root itself (the empty path) are left out: the
+    /// replication protocol refuses an empty path, so a replica restores a snapshot without giving
+    /// the target the root's metadata.
     public func versionBatch(after: Int64, limit: Int) throws(StoreError) -> [(folder: [UInt8], version: FileVersion)] {
         let statement = try database.prepare("""
             SELECT f.path, n.parent, n.name, \(Catalog.versionColumns) FROM versions v JOIN names n ON n.id = v.name
-            JOIN folders f ON f.id = n.folder WHERE v.sequence > ? ORDER BY v.sequence LIMIT ?
+            JOIN folders f ON f.id = n.folder WHERE v.sequence > ? AND NOT (n.parent = 0 AND n.name = x'')
+            ORDER BY v.sequence LIMIT ?
             """)
         try statement.bind([.integer(after), .integer(Int64(limit))])
         var paths = DirectoryPaths(catalog: self)
