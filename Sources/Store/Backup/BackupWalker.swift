@@ -62,8 +62,7 @@ struct BackupWalker {
                 continue
             }
             // Both lists are in bytewise name order, so one merge pairs each entry with its record.
-            var recorded = try directory.nameID.map { try reader.recordedChildren(folder: folder, parent: $0) } ?? []
-            if directory.path.isEmpty { try recordRoot(descriptor, recorded: &recorded, record: record) }
+            let recorded = try directory.nameID.map { try reader.recordedChildren(folder: folder, parent: $0) } ?? []
             if directory.path.isEmpty && !options.allowEmpty && names.isEmpty && recorded.contains(where: { !$0.deleted }) {
                 throw StoreError.invalidArgument("\(FileSystem.display(root)) is empty but its last snapshot was not; refusing to record everything as deleted (pass --allow-empty if this is intended)")
             }
@@ -142,24 +141,6 @@ struct BackupWalker {
             }
             stack.append(contentsOf: subdirectories.reversed())
         }
-    }
-
-    /// Records the backed-up directory itself when it changed, under the empty path (a name that is
-    /// empty, among the root's children), so that a restore can give the target its metadata; its
-    /// record is taken out of `recorded`, the root's children.
-    private mutating func recordRoot(_ descriptor: Int32, recorded: inout [Catalog.RecordedChild], record: (PendingVersion) -> Void) throws {
-        let earlier = recorded.first { $0.name.isEmpty }
-        recorded.removeAll { $0.name.isEmpty }
-        var raw = stat()
-        guard fstat(descriptor, &raw) == 0 else {
-            report("\(FileSystem.display(root)): cannot stat: \(String(cString: strerror(errno)))")
-            return
-        }
-        let status = FileStatus(raw)
-        if let earlier, status.matches(earlier) { return }
-        let previous = try earlier.map { try reader.version(sequence: $0.sequence, path: []) }
-        let version = status.version(path: [], after: previous, device: shortDevice, nowSeconds: nowSeconds)
-        record(PendingVersion(path: [], version: withAttributes(version, root), blockList: nil, dependencies: []))
     }
 
     /// `version` with the extended attributes of the entry at `fullPath` (read by path: a symlink's

@@ -138,11 +138,9 @@ extension Catalog {
 
     /// Calls `body` for each entry of the folder's state as of `sequence` (the newest version of each
     /// name at or before it, deletions left out), in bytewise path order, so parents come first.
-    /// The folder's root itself (recorded under the empty path, by backups since it was) comes first
-    /// when `includingRoot`, and not at all otherwise.
     /// One query: SQLite builds the paths of the names that have children down the tree (only those,
     /// so the recursion stays small), joins every name to its parent's path, and sorts.
-    public func forEachEntry(folder: Int64, asOf sequence: Int64, includingRoot: Bool = false, _ body: (FileVersion) throws -> Void) throws {
+    public func forEachEntry(folder: Int64, asOf sequence: Int64, _ body: (FileVersion) throws -> Void) throws {
         let statement = try database.prepare("""
             WITH RECURSIVE directories(id, path) AS (
                 SELECT 0, NULL
@@ -158,11 +156,7 @@ extension Catalog {
             WHERE v.deleted = 0 ORDER BY full_path
             """)
         try statement.bind([.integer(folder), .integer(sequence)])
-        while try statement.step() {
-            let path = statement.blob(0)
-            if path.isEmpty && !includingRoot { continue }
-            try body(try version(from: statement, first: 1, path: path))
-        }
+        while try statement.step() { try body(try version(from: statement, first: 1, path: statement.blob(0))) }
     }
 
     /// Every recorded version of one path, oldest first.
@@ -189,15 +183,11 @@ extension Catalog {
         }
     }
 
-    /// Up to `limit` versions with sequence above `after`, oldest first, with their folder's path:
-    /// what a push sends. Versions of a folder's root itself (the empty path) are left out: the
-    /// replication protocol refuses an empty path, so a replica restores a snapshot without giving
-    /// the target the root's metadata.
+    /// Up to `limit` versions with sequence above `after`, oldest first, with their folder's path.
     public func versionBatch(after: Int64, limit: Int) throws(StoreError) -> [(folder: [UInt8], version: FileVersion)] {
         let statement = try database.prepare("""
             SELECT f.path, n.parent, n.name, \(Catalog.versionColumns) FROM versions v JOIN names n ON n.id = v.name
-            JOIN folders f ON f.id = n.folder WHERE v.sequence > ? AND NOT (n.parent = 0 AND n.name = x'')
-            ORDER BY v.sequence LIMIT ?
+            JOIN folders f ON f.id = n.folder WHERE v.sequence > ? ORDER BY v.sequence LIMIT ?
             """)
         try statement.bind([.integer(after), .integer(Int64(limit))])
         var paths = DirectoryPaths(catalog: self)

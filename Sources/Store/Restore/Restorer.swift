@@ -52,8 +52,6 @@ public final class Restorer {
     private var summary = RestoreSummary()
     private var warnings = RestoreWarnings()
     private var directories: [FileVersion] = []
-    /// The snapshot root's own version, when the whole snapshot is restored and it was recorded.
-    private var rootEntry: FileVersion?
     private var firstLinks: [HardLinkKey: [UInt8]] = [:]
     /// Hard links to make once their first file is in place: (where, relative to the target; to what).
     private var hardLinks: [(path: [UInt8], first: [UInt8])] = []
@@ -72,7 +70,6 @@ public final class Restorer {
         summary = RestoreSummary()
         warnings = RestoreWarnings()
         directories = []
-        rootEntry = nil
         firstLinks = [:]
         hardLinks = []
         let isNew = FileSystem.lstat(self.target) == nil || (try? FileSystem.listDirectory(self.target))?.isEmpty == true
@@ -87,11 +84,7 @@ public final class Restorer {
         // of another entry can be in their way (or they in its).
         var late: [FileVersion] = []
         try run(RestorePipeline(storage: vault.storage, dictionaries: vault.dictionaries, decoders: workers, warnings: warnings)) { pipeline in
-            try vault.catalog.forEachEntry(folder: folder, asOf: snapshot.sequence, includingRoot: options.includes.isEmpty) { entry in
-                if entry.path.isEmpty {
-                    rootEntry = entry
-                    return
-                }
+            try vault.catalog.forEachEntry(folder: folder, asOf: snapshot.sequence) { entry in
                 guard let include = selected(entry.path, options.includes) else { return }
                 matched.insert(include)
                 if Restorer.looksTemporary(entry.path) {
@@ -121,15 +114,12 @@ public final class Restorer {
         return summary
     }
 
-    /// Gives the directories their recorded metadata, deepest first, the target itself last (as the
-    /// snapshot's root, when the whole snapshot is restored).
+    /// Gives the directories their recorded metadata, deepest first.
     private func finishDirectories() {
         for directory in directories.reversed() {
             applyMetadata(directory, to: target + [UInt8(ascii: "/")] + directory.path)
         }
         directories = []
-        if let rootEntry { applyMetadata(rootEntry, to: target) }
-        rootEntry = nil
     }
 
     /// Plans with `body`, then waits for the pipeline's workers; throws the first failure of either.
