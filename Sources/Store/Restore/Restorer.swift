@@ -30,10 +30,10 @@ public struct RestoreSummary: Sendable {
 /// Writes a snapshot's entries into a target directory the Syncthing way: each file goes to a
 /// temporary `.blockvault.<name>.tmp` beside its final name, every block verified against its hash
 /// as it is read, then renamed into place; aligned runs of zeros become holes. This thread walks the
-/// snapshot, makes directories, symlinks, FIFOs, sockets and device nodes, and plans the files; a `RestorePipeline` decodes
-/// them on one thread per core and writes them on one more. Hard links are made once every file is
-/// in place, and directory modes and times last, deepest first, so writing into them does not
-/// disturb them. Every entry gets its owner, then its extended attributes other than ACLs, its
+/// snapshot, makes directories, symlinks, FIFOs, sockets and device nodes, and plans the files; a
+/// `RestorePipeline` decodes them on one thread per core and writes them on one more. Hard links
+/// are made once every file is in place, and directory modes and times last, deepest first, so
+/// writing into them does not disturb them. Every entry gets its owner, then its extended attributes other than ACLs, its
 /// mode, its ACLs (after the mode, which would replace their mask) and its times, in that order.
 /// What cannot be restored as recorded is named in the summary's warnings. Not thread-safe.
 public final class Restorer {
