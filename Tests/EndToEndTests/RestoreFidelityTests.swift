@@ -86,6 +86,39 @@ extension EndToEndTests {
             #expect(try Tool.run("/usr/bin/getfacl", ["-p", "-n", "-c", target + "/dir"]).output.contains("user:1000:r-x"))
         }
 
+        @Test("attributes that cannot be read make the backup partial, naming each entry; the next backup reads them")
+        func unreadableAttributesArePartial() throws {
+            let scratch = try ScratchDirectory("fidelity-unreadable")
+            defer { scratch.remove() }
+            let source = scratch.child("source")
+            try Files.makeDirectory(source)
+            try Files.makeDirectory(source + "/dir")
+            try Files.write(source + "/file.txt", text: "with an attribute\n")
+            try Files.write(source + "/other.txt", text: "without\n")
+            try Files.run("/usr/bin/setfattr", ["-n", "user.on-dir", "-v", "d", source + "/dir"])
+            try Files.run("/usr/bin/setfattr", ["-n", "user.on-file", "-v", "f", source + "/file.txt"])
+            let vault = try TestVault.create(at: scratch.child("vault"))
+
+            // The walker lists a directory's attributes by path, a reader a file's on its descriptor.
+            let log = scratch.child("strace.log")
+            let fault = SyscallFault(syscalls: "flistxattr,llistxattr", action: "error=EIO", when: "1+",
+                                     paths: [source + "/dir", source + "/file.txt"])
+            let first = try TestVault(path: vault.path, wrapper: try fault.wrapper(log: log)).run("backup", [source])
+            #expect(first.status == 3 && !first.signaled, "\(first)")
+            #expect(SyscallFault.injectedCount(log: log) >= 2, "\(SyscallFault.injectedCount(log: log)) faults injected")
+            for name in ["dir", "file.txt"] {
+                #expect(first.errorLines.contains { $0.contains(source + "/" + name + ":") && $0.contains("cannot list extended attributes") },
+                        "\(name) is not named: \(first)")
+            }
+
+            // Nothing changed on disk since; the next backup still reads both again.
+            _ = try vault.backup(source)
+            let target = scratch.child("restored")
+            try vault.restore("latest", to: target)
+            #expect(try Tool.run("/usr/bin/getfattr", ["--only-values", "-n", "user.on-dir", target + "/dir"]).output == "d")
+            #expect(try Tool.run("/usr/bin/getfattr", ["--only-values", "-n", "user.on-file", target + "/file.txt"]).output == "f")
+        }
+
         @Test("without privilege, device nodes and trusted attributes are named on stderr and the restore exits 3")
         func unprivilegedRestoreIsPartial() throws {
             let scratch = try ScratchDirectory("fidelity-unprivileged")

@@ -145,11 +145,13 @@ struct BackupWalker {
 
     /// `version` with the extended attributes of the entry at `fullPath` (read by path: a symlink's
     /// own, a device or FIFO never opened). Attributes that cannot be read are reported, which
-    /// makes the backup partial; the entry is recorded without them.
+    /// makes the backup partial; the entry is recorded without them and with no ctime, which no
+    /// entry has, so that the next backup examines it again instead of taking it as unchanged.
     private mutating func withAttributes(_ version: FileVersion, _ fullPath: [UInt8]) -> FileVersion {
         var version = version
         do { version.xattrs = try ExtendedAttributes.read(path: fullPath) } catch {
             report("\(FileSystem.display(fullPath)): \(error)")
+            version.changeTime = 0
         }
         return version
     }
