@@ -61,6 +61,27 @@ extension EndToEndTests {
             #expect(problems.isEmpty, "\(problems)")
         }
 
+        @Test("a catalog rebuilt from the packs gives back attributes, ACLs and device numbers")
+        func rebuiltCatalogKeepsThem() throws {
+            let scratch = try ScratchDirectory("fidelity-rebuild")
+            defer { scratch.remove() }
+            let source = scratch.child("source")
+            try RestoreFidelityTests.makeRichTree(at: source)
+            let vault = try TestVault.create(at: scratch.child("vault"))
+            _ = try vault.backup(source)
+            for suffix in ["", "-wal", "-shm"] { unlink(vault.path + "/catalog.db" + suffix) }
+            let repair = try vault.run("repair", ["--apply"])
+            #expect(repair.succeeded, "\(repair)")
+
+            let target = scratch.child("restored")
+            let restore = try vault.run("restore", ["--target", target, "latest"])
+            #expect(restore.succeeded && restore.errorOutput.isEmpty, "\(restore)")
+            let rsync = try Tool.run("/usr/bin/rsync", ["-aHAXS", "--delete", "--itemize-changes", "--dry-run", source + "/", target + "/"])
+            let differences = rsync.output.split(separator: "\n").filter { !$0.hasSuffix(" ./") }
+            #expect(rsync.status == 0 && differences.isEmpty, "rsync sees differences:\n\(rsync.output)\(rsync.error)")
+            #expect(try Files.status(target + "/devices/loop").st_rdev == Files.status(source + "/devices/loop").st_rdev)
+        }
+
         @Test("an attribute added to an unchanged file is a change the next backup records")
         func attributeChangeIsNoticed() throws {
             let scratch = try ScratchDirectory("fidelity-change")

@@ -180,6 +180,11 @@ public final class Restorer {
         default: S_IFBLK
         }
         let device = entry.type == .characterDevice || entry.type == .blockDevice ? dev_t(entry.rdev) : 0
+        if (kind == S_IFCHR || kind == S_IFBLK) && device == 0 {
+            // Backups before device numbers were recorded left 0; a node 0:0 would be a wrong one.
+            warnings.add("\(FileSystem.display(destination)): \(entry.type.name) not restored: its device number was not recorded (backed up by an older blockvault)")
+            return
+        }
         do {
             try replace(entry.path) { temporary in
                 FileSystem.withCString(temporary) { mknod($0, kind | mode_t(entry.mode & 0o7777), device) == 0 ? 0 : errno }
