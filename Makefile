@@ -1,7 +1,7 @@
 # blockvault — build, test, demo, bench. Every target installs what is missing first
-# (openssh-server, openssh-client, rsync and strace are for the end-to-end and replication tests).
+# (openssh-server, openssh-client, rsync, strace, acl and attr are for the end-to-end and replication tests).
 SWIFT ?= swift
-APT_PACKAGES = libsqlite3-dev libzstd-dev libssl-dev pkg-config openssh-server openssh-client rsync strace
+APT_PACKAGES = libsqlite3-dev libzstd-dev libssl-dev pkg-config openssh-server openssh-client rsync strace acl attr
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The release binary carries the Swift runtime and Foundation inside it: it runs on a replica host
 # without a Swift toolchain, and, measured, starts in 15 MB of RSS instead of 22 (the shared

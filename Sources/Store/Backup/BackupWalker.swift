@@ -134,7 +134,7 @@ struct BackupWalker {
                     directories += 1
                     if before == nil || !status.matches(before!) {
                         let version = status.version(path: path, after: try previous(), device: shortDevice, nowSeconds: nowSeconds)
-                        record(PendingVersion(path: path, version: version, blockList: nil, dependencies: []))
+                        record(PendingVersion(path: path, version: withAttributes(version, fullPath), blockList: nil, dependencies: []))
                     }
                     subdirectories.append(PendingDirectory(path: path, nameID: earlier?.nameID, identity: (status.device, status.inode)))
                 case .symlink:
@@ -146,12 +146,12 @@ struct BackupWalker {
                     if let before, status.matches(before), before.linkTarget == target { continue }
                     var version = status.version(path: path, after: try previous(), device: shortDevice, nowSeconds: nowSeconds)
                     version.linkTarget = target
-                    record(PendingVersion(path: path, version: version, blockList: nil, dependencies: []))
+                    record(PendingVersion(path: path, version: withAttributes(version, fullPath), blockList: nil, dependencies: []))
                 case .fifo, .socket, .characterDevice, .blockDevice:
                     // Recorded by metadata only; never opened, so a FIFO cannot hang the backup.
                     if let before, status.matches(before) { continue }
                     let version = status.version(path: path, after: try previous(), device: shortDevice, nowSeconds: nowSeconds)
-                    record(PendingVersion(path: path, version: version, blockList: nil, dependencies: []))
+                    record(PendingVersion(path: path, version: withAttributes(version, fullPath), blockList: nil, dependencies: []))
                 }
             }
             // What the catalog had here and the disk no longer has was deleted.
@@ -166,6 +166,19 @@ struct BackupWalker {
     /// The report of a directory that is no longer the one the walk listed in its parent.
     static func swapped(_ fullDirectory: [UInt8]) -> String {
         "\(FileSystem.display(fullDirectory)): changed during the backup (replaced, or a directory on its path replaced by a symlink); not followed, what was recorded under it is kept"
+    }
+
+    /// `version` with the extended attributes of the entry at `fullPath` (read by path: a symlink's
+    /// own, a device or FIFO never opened). Attributes that cannot be read are reported, which
+    /// makes the backup partial; the entry is recorded without them and with no ctime, which no
+    /// entry has, so that the next backup examines it again instead of taking it as unchanged.
+    private mutating func withAttributes(_ version: FileVersion, _ fullPath: [UInt8]) -> FileVersion {
+        var version = version
+        do { version.xattrs = try ExtendedAttributes.read(path: fullPath) } catch {
+            report("\(FileSystem.display(fullPath)): \(error)")
+            version.changeTime = 0
+        }
+        return version
     }
 
     /// Whether an unchanged file's content includes a block the vault has lost (self-healing).

@@ -129,6 +129,9 @@ final class BackupWorker {
                 throw .catalog("\(error)")
             }
             bytesRead += Int64(length)
+            // Read before the second fstat: a change to them changes the ctime, which that compares.
+            let xattrs: ExtendedAttributes
+            do { xattrs = try ExtendedAttributes.read(fd: opened) } catch { return failed("\(error)") }
             var after = stat()
             guard fstat(opened, &after) == 0 else { return failed("cannot stat: \(String(cString: strerror(errno)))") }
             let end = FileStatus(after)
@@ -136,6 +139,7 @@ final class BackupWorker {
             // blocks are one consistent state of the file, not a mix of two.
             guard end == status, Int64(length) == status.size else { continue }
             var version = status.version(path: task.path, after: task.previous, device: shortDevice, nowSeconds: nowSeconds)
+            version.xattrs = xattrs
             version.blockCount = ids.count / BlockID.byteCount
             // A single block is its own content identity; only longer lists are stored as lists.
             version.blockListHash = version.blockCount == 1 ? ids.withUnsafeBytes { BlockID(digest: $0) }

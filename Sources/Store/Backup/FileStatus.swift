@@ -14,6 +14,8 @@ struct FileStatus: Sendable, Equatable {
     var inode: UInt64
     var device: UInt64
     var linkCount: UInt32
+    /// A device node's device number; 0 for everything else.
+    var rdev: UInt64
 
     init(_ status: stat) {
         switch status.st_mode & S_IFMT {
@@ -35,6 +37,7 @@ struct FileStatus: Sendable, Equatable {
         inode = UInt64(status.st_ino)
         device = UInt64(status.st_dev)
         linkCount = UInt32(truncatingIfNeeded: status.st_nlink)
+        rdev = type == .characterDevice || type == .blockDevice ? UInt64(status.st_rdev) : 0
     }
 
     /// Whether `previous` (the latest recorded version) still describes this entry, so that its
@@ -53,11 +56,13 @@ struct FileStatus: Sendable, Equatable {
 
     /// A version of this entry, not yet numbered.
     func version(path: [UInt8], after previous: FileVersion?, device shortDevice: UInt64, nowSeconds: UInt64) -> FileVersion {
-        FileVersion(path: path, type: type, size: size, mode: mode, uid: uid,
+        var version = FileVersion(path: path, type: type, size: size, mode: mode, uid: uid,
                     gid: gid, modificationTime: modificationTime, changeTime: changeTime, inode: inode, device: device,
                     linkCount: linkCount, deleted: false,
                     version: (previous?.version ?? VersionVector()).updated(by: shortDevice, nowSeconds: nowSeconds),
                     modifiedBy: shortDevice)
+        version.rdev = rdev
+        return version
     }
 }
 

@@ -152,7 +152,7 @@ class VersionRecords {
     /// asked only for a multi-block file whose list is not in these records yet.
     func add(_ version: FileVersion, folder: [UInt8], blockList: () throws -> [UInt8]?) throws {
         batch.append((folder, version))
-        batchSize += 64 + version.path.count
+        batchSize += 64 + version.path.count + version.xattrs.byteCount
         if version.blockCount > 1, let hash = version.blockListHash, !listed.contains(hash), let ids = try blockList() {
             listed.insert(hash)
             lists.append(MetadataRecord.BlockListRecord(hash: hash, size: version.size, ids: ids))

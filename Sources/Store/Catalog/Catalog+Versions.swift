@@ -4,7 +4,7 @@ extension Catalog {
     /// A version row's columns, decoded by `version(from:first:path:)`; the path comes from the names.
     static let versionColumns = """
         v.sequence, v.type, v.size, v.mode, v.uid, v.gid, v.mtime_ns, v.ctime_ns, v.inode, v.device,
-        v.nlink, v.deleted, v.version, v.blocklist, v.link_target, v.modified_by, v.blocks
+        v.nlink, v.deleted, v.version, v.blocklist, v.link_target, v.modified_by, v.blocks, v.xattrs, v.rdev
         """
 
     /// Decodes the columns listed in `versionColumns`, starting at `first`.
@@ -27,6 +27,8 @@ extension Catalog {
         version.linkTarget = row.isNull(first + 14) ? nil : row.blob(first + 14)
         version.modifiedBy = try devices.shortID(ofRow: row.int64(first + 15), in: database)
         version.blockCount = row.int(first + 16)
+        if !row.isNull(first + 17) { version.xattrs = try ExtendedAttributes(encoded: row.blob(first + 17)) }
+        version.rdev = UInt64(bitPattern: row.int64(first + 18))
         return version
     }
 
@@ -39,8 +41,8 @@ extension Catalog {
         let modifiedBy = try devices.row(for: version.modifiedBy, in: database)
         let insert = try database.prepare("""
             INSERT INTO versions(name, type, size, mode, uid, gid, mtime_ns, ctime_ns, inode, device, nlink,
-                                 deleted, version, blocklist, link_target, modified_by, blocks, sequence)
-            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                 deleted, version, blocklist, link_target, modified_by, blocks, sequence, xattrs, rdev)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try insert.bind(nameID, at: 1)
         try insert.bind(version.type.rawValue, at: 2)
@@ -60,6 +62,8 @@ extension Catalog {
         try insert.bind(modifiedBy, at: 16)
         try insert.bind(version.blockCount, at: 17)
         if keepSequence { try insert.bind(version.sequence, at: 18) } else { try insert.bindNull(at: 18) }
+        if let xattrs = version.xattrs.encoded { try insert.bind(xattrs, at: 19) } else { try insert.bindNull(at: 19) }
+        try insert.bind(Int64(bitPattern: version.rdev), at: 20)
         try insert.step()
         return database.lastInsertRowID
     }
@@ -210,7 +214,7 @@ extension Catalog {
         var result: [(Int64, FileVersion, Int64?)] = []
         while try statement.step() {
             let path = try statement.withBlob(2) { name throws(StoreError) in try paths.path(parent: statement.int64(1), name: name) }
-            let replacedAt: Int64? = statement.isNull(20) ? nil : statement.int64(20)
+            let replacedAt: Int64? = statement.isNull(22) ? nil : statement.int64(22)
             result.append((statement.int64(0), try version(from: statement, first: 3, path: path), replacedAt))
         }
         return result

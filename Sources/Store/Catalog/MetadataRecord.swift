@@ -7,7 +7,12 @@ import Chunker
 /// - versions (kind 1): folder count and paths; version count and, per version: folder index,
 ///   sequence, path, type, size, mode, uid, gid, mtime, ctime, inode, device, nlink, deleted,
 ///   version vector, content hash (empty or 32 bytes), block count, link target (flag + bytes), modified-by;
-///   then block list count and, per list: hash, size, ids.
+///   then block list count and, per list: hash, size, ids; then, only when some version has
+///   extended attributes or a device number, the extras: their count and, per version that has
+///   them, its index in the record (ascending), its device number (varint) and its extended
+///   attributes (bytes: `ExtendedAttributes`' encoding, empty for none). Decoders that predate the
+///   extras stop after the block lists and so still read such a record (without them); a record
+///   without extras is what they always wrote.
 /// - snapshot (kind 2): id, folder path, time, host, tags, sequence, files, bytes, partial, and the
 ///   IDs of the versions records written with it.
 /// - forget (kind 3): the ids of forgotten snapshots, then forgotten version sequence numbers as
@@ -76,6 +81,7 @@ public enum MetadataRecord {
             writer.appendSigned(list.size)
             writer.appendBytes(list.ids)
         }
+        appendExtras(versions.map(\.version), to: &writer)
         return writer.bytes
     }
 
@@ -123,7 +129,34 @@ public enum MetadataRecord {
             let size = try reader.signed()
             lists.append(BlockListRecord(hash: hash, size: size, ids: try reader.byteString()))
         }
+        if !reader.isAtEnd { try readExtras(&reader, into: &versions) }
         return (versions, lists)
+    }
+
+    /// The extras section of a versions record (see the encoding above); nothing when no version has any.
+    private static func appendExtras(_ versions: [FileVersion], to writer: inout ByteWriter) {
+        let extras = versions.indices.filter { versions[$0].rdev != 0 || !versions[$0].xattrs.isEmpty }
+        guard !extras.isEmpty else { return }
+        writer.appendVarint(UInt64(extras.count))
+        for index in extras {
+            writer.appendVarint(UInt64(index))
+            writer.appendVarint(versions[index].rdev)
+            writer.appendBytes(versions[index].xattrs.encoded ?? [])
+        }
+    }
+
+    private static func readExtras(_ reader: inout ByteReader, into versions: inout [([UInt8], FileVersion)]) throws(StoreError) {
+        let count = try reader.varint()
+        guard count <= UInt64(versions.count) else { throw .corrupt("versions record has more extras than versions") }
+        var next = 0
+        for _ in 0..<Int(count) {
+            let index = try reader.varint()
+            guard index < UInt64(versions.count), Int(index) >= next else { throw .corrupt("versions record has extras for an unknown version") }
+            next = Int(index) + 1
+            versions[Int(index)].1.rdev = try reader.varint()
+            let xattrs = try reader.byteString(limit: ExtendedAttributes.maximumEncodedSize)
+            if !xattrs.isEmpty { versions[Int(index)].1.xattrs = try ExtendedAttributes(encoded: xattrs) }
+        }
     }
 
     package static func encodeSnapshot(_ snapshot: Snapshot, versionRecords: [BlockID]) -> [UInt8] {

@@ -51,6 +51,10 @@ public struct FileVersion: Sendable, Hashable {
     public var linkTarget: [UInt8]?
     /// Short id of the device that recorded this version.
     public var modifiedBy: UInt64
+    /// The entry's extended attributes (POSIX ACLs among them); empty when it has none.
+    public var xattrs = ExtendedAttributes()
+    /// A character or block device's device number (`st_rdev`); 0 for other entries.
+    public var rdev: UInt64 = 0
 
     public init(path: [UInt8], type: EntryType, size: Int64 = 0, mode: UInt32 = 0, uid: UInt32 = 0, gid: UInt32 = 0,
                 modificationTime: Int64 = 0, changeTime: Int64 = 0, inode: UInt64 = 0, device: UInt64 = 0,
@@ -80,7 +84,7 @@ public struct FileVersion: Sendable, Hashable {
     public func differs(from other: FileVersion) -> Bool {
         type != other.type || size != other.size || mode != other.mode || uid != other.uid || gid != other.gid
             || modificationTime != other.modificationTime || blockListHash != other.blockListHash
-            || linkTarget != other.linkTarget || deleted != other.deleted
+            || linkTarget != other.linkTarget || deleted != other.deleted || xattrs != other.xattrs || rdev != other.rdev
     }
 }
 

@@ -17,8 +17,11 @@ final class RestorePipeline {
     private let decoding = DispatchGroup()
     private let writing = DispatchGroup()
     private var builder = RestoreJobBuilder()
+    private let warnings: RestoreWarnings
 
-    init(storage: any PackStorage, dictionaries: DictionarySet, decoders: Int) {
+    /// What the files could not be given as recorded goes to `warnings`.
+    init(storage: any PackStorage, dictionaries: DictionarySet, decoders: Int, warnings: RestoreWarnings) {
+        self.warnings = warnings
         jobs = BoundedQueue(capacity: 2 * decoders)
         decoded = BoundedQueue(capacity: decoders + 1)
         // Buffers: one per decoder at work, plus two so the writer never waits for a decoder to start.
@@ -71,7 +74,7 @@ final class RestorePipeline {
     /// Throws `Stopped` when the restore has failed.
     func add(_ entry: FileVersion, destination: [UInt8], locations: [BlockLocation]) throws {
         let pieces = RestoreJobBuilder.pieces(of: locations)
-        let file = RestoringFile(entry: entry, destination: destination, pieces: pieces.count)
+        let file = RestoringFile(entry: entry, destination: destination, pieces: pieces.count, warnings: warnings)
         let ready = builder.add(file, locations: locations, pieces: pieces)
         for (index, job) in ready.enumerated() {
             guard !failure.hasFailed, jobs.push(job) else {

@@ -22,17 +22,20 @@ public struct RestoreSummary: Sendable {
     public var symlinks = 0
     public var bytes: Int64 = 0
     public var seconds: Double = 0
-    /// Entries that could not be restored as recorded (sockets, devices without privilege, …).
+    /// Entries that could not be restored as recorded (device nodes without privilege, extended
+    /// attributes the target refused, …), one line each naming the entry: the restore is partial.
     public var warnings: [String] = []
 }
 
 /// Writes a snapshot's entries into a target directory the Syncthing way: each file goes to a
 /// temporary `.blockvault.<name>.tmp` beside its final name, every block verified against its hash
 /// as it is read, then renamed into place; aligned runs of zeros become holes. This thread walks the
-/// snapshot, makes directories, symlinks and FIFOs, and plans the files; a `RestorePipeline` decodes
-/// them on one thread per core and writes them on one more. Hard links are made once every file is
-/// in place, and directory modes and times last, deepest first, so writing into them does not
-/// disturb them. Not thread-safe.
+/// snapshot, makes directories, symlinks, FIFOs, sockets and device nodes, and plans the files; a
+/// `RestorePipeline` decodes them on one thread per core and writes them on one more. Hard links
+/// are made once every file is in place, and directory modes and times last, deepest first, so
+/// writing into them does not disturb them. Every entry gets its owner, then its extended attributes other than ACLs, its
+/// mode, its ACLs (after the mode, which would replace their mask) and its times, in that order.
+/// What cannot be restored as recorded is named in the summary's warnings. Not thread-safe.
 public final class Restorer {
     private let vault: Vault
 
@@ -47,6 +50,7 @@ public final class Restorer {
     private var target: [UInt8] = []
     private var overwrite = false
     private var summary = RestoreSummary()
+    private var warnings = RestoreWarnings()
     private var directories: [FileVersion] = []
     private var firstLinks: [HardLinkKey: [UInt8]] = [:]
     /// Hard links to make once their first file is in place: (where, relative to the target; to what).
@@ -64,6 +68,7 @@ public final class Restorer {
         self.target = Array(target.utf8)
         overwrite = options.overwrite
         summary = RestoreSummary()
+        warnings = RestoreWarnings()
         directories = []
         firstLinks = [:]
         hardLinks = []
@@ -71,17 +76,14 @@ public final class Restorer {
         try FileSystem.makeDirectories(target)
         verified = [[]: isNew]
         // Directories get their recorded mode and times even when the restore stops half-way.
-        defer {
-            for directory in directories.reversed() {
-                applyMetadata(directory, to: self.target + [UInt8(ascii: "/")] + directory.path)
-            }
-        }
+        var directoriesDone = false
+        defer { if !directoriesDone { finishDirectories() } }
         let workers = options.workers > 0 ? options.workers : max(1, ProcessInfo.processInfo.activeProcessorCount)
         var matched = Set<[UInt8]>()
         // Entries named like temporary files are restored after all others, when no temporary file
         // of another entry can be in their way (or they in its).
         var late: [FileVersion] = []
-        try run(RestorePipeline(storage: vault.storage, dictionaries: vault.dictionaries, decoders: workers)) { pipeline in
+        try run(RestorePipeline(storage: vault.storage, dictionaries: vault.dictionaries, decoders: workers, warnings: warnings)) { pipeline in
             try vault.catalog.forEachEntry(folder: folder, asOf: snapshot.sequence) { entry in
                 guard let include = selected(entry.path, options.includes) else { return }
                 matched.insert(include)
@@ -93,7 +95,7 @@ public final class Restorer {
             }
         }
         if !late.isEmpty {
-            try run(RestorePipeline(storage: vault.storage, dictionaries: vault.dictionaries, decoders: 1)) { pipeline in
+            try run(RestorePipeline(storage: vault.storage, dictionaries: vault.dictionaries, decoders: 1, warnings: warnings)) { pipeline in
                 for entry in late { try restore(entry, through: pipeline) }
             }
         }
@@ -105,8 +107,19 @@ public final class Restorer {
         for include in options.includes where !matched.contains(include) {
             throw StoreError.invalidArgument("\(FileSystem.display(include)) is not in snapshot \(snapshot.id)")
         }
+        finishDirectories()
+        directoriesDone = true
+        summary.warnings = warnings.all
         summary.seconds = FileSystem.monotonicSeconds() - started
         return summary
+    }
+
+    /// Gives the directories their recorded metadata, deepest first.
+    private func finishDirectories() {
+        for directory in directories.reversed() {
+            applyMetadata(directory, to: target + [UInt8(ascii: "/")] + directory.path)
+        }
+        directories = []
     }
 
     /// Plans with `body`, then waits for the pipeline's workers; throws the first failure of either.
@@ -153,20 +166,46 @@ public final class Restorer {
             try replace(entry.path) { temporary in
                 FileSystem.withCString(entry.linkTarget ?? []) { to in FileSystem.withCString(temporary) { symlink(to, $0) == 0 ? 0 : errno } }
             }
-            FileSystem.withCString(destination) { path in
-                _ = lchown(path, entry.uid, entry.gid)
-                var times = [Restorer.timeSpec(entry.modificationTime), Restorer.timeSpec(entry.modificationTime)]
-                _ = utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW)
-            }
-            summary.symlinks += 1
-        case .fifo:
-            try replace(entry.path) { temporary in
-                FileSystem.withCString(temporary) { mkfifo($0, mode_t(entry.mode)) == 0 ? 0 : errno }
-            }
+            // A symlink has no mode of its own to set.
             applyMetadata(entry, to: destination)
-        case .socket, .characterDevice, .blockDevice:
-            summary.warnings.append("\(entry.displayPath): \(entry.type.name) not restored")
+            summary.symlinks += 1
+        case .fifo, .socket, .characterDevice, .blockDevice:
+            try makeNode(entry, at: destination)
         }
+    }
+
+    /// Makes a FIFO, socket or device node with `mknod` and gives it its metadata. Making a device
+    /// node needs privilege: without it the node is left out and named in the warnings.
+    private func makeNode(_ entry: FileVersion, at destination: [UInt8]) throws {
+        let kind: mode_t = switch entry.type {
+        case .fifo: S_IFIFO
+        case .socket: S_IFSOCK
+        case .characterDevice: S_IFCHR
+        default: S_IFBLK
+        }
+        let device = entry.type == .characterDevice || entry.type == .blockDevice ? dev_t(entry.rdev) : 0
+        if (kind == S_IFCHR || kind == S_IFBLK) && device == 0 {
+            // Backups before device numbers were recorded left 0; a node 0:0 would be a wrong one.
+            warnings.add("\(FileSystem.display(destination)): \(entry.type.name) not restored: its device number was not recorded (backed up by an older blockvault)")
+            return
+        }
+        do {
+            try replace(entry.path) { temporary in
+                FileSystem.withCString(temporary) { mknod($0, kind | mode_t(entry.mode & 0o7777), device) == 0 ? 0 : errno }
+            }
+        } catch let error as StoreError {
+            guard case .io(_, _, let code) = error, code == EPERM, kind == S_IFCHR || kind == S_IFBLK else { throw error }
+            warnings.add("\(FileSystem.display(destination)): \(entry.type.name) \(Restorer.deviceNumbers(entry.rdev)) not restored: making device nodes needs root (\(String(cString: strerror(code))))")
+            return
+        }
+        applyMetadata(entry, to: destination)
+    }
+
+    /// `major:minor` of a device number, as glibc packs them.
+    static func deviceNumbers(_ rdev: UInt64) -> String {
+        let major = ((rdev >> 32) & 0xFFFF_F000) | ((rdev >> 8) & 0xFFF)
+        let minor = ((rdev >> 12) & 0xFFFF_FF00) | (rdev & 0xFF)
+        return "\(major):\(minor)"
     }
 
     /// Where the file's blocks are, checked to add up to its size.
@@ -268,10 +307,17 @@ public final class Restorer {
         }
     }
 
+    /// Owner, attributes, mode (not of a symlink, which has none), ACLs and times, in the order the
+    /// type's comment gives; never through a symlink at `path`.
     private func applyMetadata(_ entry: FileVersion, to path: [UInt8]) {
+        let display = FileSystem.display(path)
+        FileSystem.withCString(path) { cPath in _ = lchown(cPath, entry.uid, entry.gid) }
+        warnings.add(entry.xattrs.write(path: path, acls: false), path: display)
+        if entry.type != .symlink {
+            FileSystem.withCString(path) { cPath in _ = chmod(cPath, mode_t(entry.mode)) }
+            warnings.add(entry.xattrs.write(path: path, acls: true), path: display)
+        }
         FileSystem.withCString(path) { cPath in
-            _ = lchown(cPath, entry.uid, entry.gid)
-            _ = chmod(cPath, mode_t(entry.mode))
             var times = [Restorer.timeSpec(entry.modificationTime), Restorer.timeSpec(entry.modificationTime)]
             _ = utimensat(AT_FDCWD, cPath, &times, AT_SYMLINK_NOFOLLOW)
         }

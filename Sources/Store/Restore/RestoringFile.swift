@@ -13,6 +13,7 @@ final class RestoringFile: Sendable {
     let entry: FileVersion
     let destination: [UInt8]
     let temporary: [UInt8]
+    private let warnings: RestoreWarnings
 
     private struct State {
         var descriptor: Int32 = -1
@@ -23,8 +24,9 @@ final class RestoringFile: Sendable {
     }
     private let state: Mutex<State>
 
-    init(entry: FileVersion, destination: [UInt8], pieces: Int) {
+    init(entry: FileVersion, destination: [UInt8], pieces: Int, warnings: RestoreWarnings) {
         self.entry = entry
+        self.warnings = warnings
         self.destination = destination
         temporary = RestoringFile.temporaryPath(for: destination)
         state = Mutex(State(unfinishedPieces: pieces))
@@ -90,7 +92,11 @@ final class RestoringFile: Sendable {
                 throw .system("cannot set size of", display)
             }
             _ = fchown(descriptor, entry.uid, entry.gid)
+            // Attributes while the file is still writable to its owner (user.* needs that); ACLs
+            // after the mode, which would otherwise replace their mask; the times last.
+            warnings.add(entry.xattrs.write(fd: descriptor, acls: false), path: display)
             guard fchmod(descriptor, mode_t(entry.mode)) == 0 else { throw .system("cannot set mode of", display) }
+            warnings.add(entry.xattrs.write(fd: descriptor, acls: true), path: display)
             var times = [Restorer.timeSpec(entry.modificationTime), Restorer.timeSpec(entry.modificationTime)]
             futimens(descriptor, &times)
         } catch {

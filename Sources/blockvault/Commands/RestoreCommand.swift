@@ -33,13 +33,16 @@ struct RestoreCommand: ParsableCommand {
         options.overwrite = overwrite
         options.workers = workers
         let summary = try Restorer(vault: opened).restore(snapshot: found, folder: folder, target: target, options: options)
-        for warning in summary.warnings { printError("blockvault: warning: \(warning)") }
+        for warning in summary.warnings { printError("blockvault: \(warning)") }
         if vault.json {
             print(JSON.object([("snapshot", .string(found.id)), ("files", .int(summary.files)), ("dirs", .int(summary.directories)),
                                ("symlinks", .int(summary.symlinks)), ("bytes", .integer(summary.bytes)),
                                ("seconds", .double((summary.seconds * 1000).rounded() / 1000))]).text)
         } else {
             print("restored snapshot \(found.id) to \(target): \(summary.files) files, \(summary.directories) directories, \(summary.symlinks) symlinks, \(Format.bytes(summary.bytes)) in \(String(format: "%.2f", summary.seconds)) s")
+        }
+        if !summary.warnings.isEmpty {
+            throw CommandFailure.message("restore is partial: \(summary.warnings.count) entries could not be restored as recorded", exitCode: 3)
         }
     }
 }
