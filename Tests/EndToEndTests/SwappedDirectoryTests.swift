@@ -47,8 +47,8 @@ extension EndToEndTests {
             }
 
             /// Runs a backup whose walker is held at its open of `held` (relative to the source); once
-            /// the hold has begun, `d` is swapped for a symlink to `elsewhere`.
-            func backupSwappingDirectory(holding held: String) throws -> CommandResult {
+            /// the hold has begun, `swap` runs (by default, `d` is swapped for a symlink to `elsewhere`).
+            func backupSwappingDirectory(holding held: String, swap: ((Scene) throws -> Void)? = nil) throws -> CommandResult {
                 let log = scratch.child("strace-\(held.replacingOccurrences(of: "/", with: "-")).log")
                 var traced = vault
                 // The open is matched by the full path (an open by path) or the relative one (an open
@@ -66,7 +66,9 @@ extension EndToEndTests {
                     seen = quoted.contains { text.contains($0) }
                     if !seen { usleep(2_000) }
                 }
-                if seen {
+                if seen, let swap {
+                    try swap(self)
+                } else if seen {
                     try Files.rename(source + "/d", to: source + "/d.real")
                     try Files.symlink(source + "/d", to: elsewhere)
                 }
@@ -100,6 +102,24 @@ extension EndToEndTests {
             let restored = try scene.restoreLatest("restored")
             let content = try Files.read(restored + "/d/f1")
             #expect(content != Self.outside, "a file from outside the backed-up tree was stored as d/f1")
+            #expect(content == Self.firstVersion, "d/f1 keeps its previous version: \(String(decoding: content, as: UTF8.self))")
+        }
+
+        @Test("a file replaced by another after the walk stat'ed it: reported, its previous version kept",
+              .enabled(if: hasStrace, "needs strace to hold the backup between its walk and its reads"))
+        func fileReplacedAfterTheWalk() throws {
+            let scene = try Scene("swap-replaced")
+            defer { scene.scratch.remove() }
+            _ = try scene.vault.backup(scene.source, ["--no-dictionary"])
+            try Files.write(scene.source + "/d/f1", Self.secondVersion)
+
+            let result = try scene.backupSwappingDirectory(holding: "e") { scene in
+                try Files.write(scene.source + "/d/f1.new", Self.outside)
+                try Files.rename(scene.source + "/d/f1.new", to: scene.source + "/d/f1")
+            }
+            #expect(result.status == 3, "\(result)")
+            #expect(result.errorLines.contains { $0.contains("d/f1") && $0.contains("changed during the backup") }, "\(result)")
+            let content = try Files.read(try scene.restoreLatest("restored") + "/d/f1")
             #expect(content == Self.firstVersion, "d/f1 keeps its previous version: \(String(decoding: content, as: UTF8.self))")
         }
 

@@ -62,8 +62,8 @@ final class BackupWorker {
         func failed(_ message: String) -> FileOutcome { .failed("\(FileSystem.display(task.fullPath)): \(message)") }
         // Beneath the root, through real directories only: a directory on the path swapped for a
         // symlink since the walk is not followed out of the tree. O_NONBLOCK: a FIFO swapped in does
-        // not hang the open (it is then refused by the type check below). O_NOATIME is refused
-        // (EPERM) for files of other owners.
+        // not hang the open (it is then refused below, not being the file the walk stat'ed).
+        // O_NOATIME is refused (EPERM) for files of other owners.
         let flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC
         var opened = FileSystem.openBeneath(rootDescriptor, task.path, flags: flags | BackupWorker.noAccessTime)
         if opened < 0 && errno == EPERM { opened = FileSystem.openBeneath(rootDescriptor, task.path, flags: flags) }
