@@ -1,9 +1,11 @@
 #ifndef BLOCKVAULT_CLINUX_SHIM_H
 #define BLOCKVAULT_CLINUX_SHIM_H
-/* Linux system calls that glibc has no wrapper for (Swift cannot call the variadic syscall(2)). */
+/* Linux system calls that glibc has no wrapper for (Swift cannot call the variadic syscall(2)), and
+   the extended attribute calls, whose header (sys/xattr.h) Glibc's Swift module leaves out. */
 #include <errno.h>
 #include <stdint.h>
 #include <unistd.h>
+#include <sys/xattr.h>
 #ifdef __linux__
 #include <sys/syscall.h>
 #endif

@@ -1,3 +1,4 @@
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -96,13 +97,13 @@ public struct ExtendedAttributes: Sendable, Hashable {
 
     /// The attributes of the file open as `descriptor` (no path lookup).
     public static func read(fd descriptor: Int32) throws(Failure) -> ExtendedAttributes {
-        try read(list: { Calls.flist(descriptor, $0, $1) }, get: { Calls.fget(descriptor, $0, $1, $2) })
+        try read(list: { flistxattr(descriptor, $0, $1) }, get: { fgetxattr(descriptor, $0, $1, $2) })
     }
 
     /// The attributes of the entry at `path`, never following a symlink there (a symlink's own).
     public static func read(path: [UInt8]) throws(Failure) -> ExtendedAttributes {
         try FileSystem.withCString(path) { cPath in
-            Result { () throws(Failure) in try read(list: { Calls.llist(cPath, $0, $1) }, get: { Calls.lget(cPath, $0, $1, $2) }) }
+            Result { () throws(Failure) in try read(list: { llistxattr(cPath, $0, $1) }, get: { lgetxattr(cPath, $0, $1, $2) }) }
         }.get()
     }
 
@@ -158,13 +159,13 @@ public struct ExtendedAttributes: Sendable, Hashable {
     /// Sets the attributes on the file open as `descriptor`: those that are ACLs when `acls`, the
     /// others otherwise. Returns a line for each that could not be set.
     func write(fd descriptor: Int32, acls: Bool) -> [Failure] {
-        write(acls: acls) { name, value, size in Calls.fset(descriptor, name, value, size, 0) }
+        write(acls: acls) { name, value, size in fsetxattr(descriptor, name, value, size, 0) }
     }
 
     /// As `write(fd:acls:)`, for the entry at `path` (never following a symlink there).
     func write(path: [UInt8], acls: Bool) -> [Failure] {
         FileSystem.withCString(path) { cPath in
-            write(acls: acls) { name, value, size in Calls.lset(cPath, name, value, size, 0) }
+            write(acls: acls) { name, value, size in lsetxattr(cPath, name, value, size, 0) }
         }
     }
 
@@ -179,28 +180,5 @@ public struct ExtendedAttributes: Sendable, Hashable {
             }
         }
         return failures
-    }
-
-    /// The xattr calls, which Glibc's Swift overlay does not export (`sys/xattr.h`), looked up in
-    /// the C library once.
-    private enum Calls {
-        typealias PathList = @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<CChar>?, Int) -> Int
-        typealias DescriptorList = @convention(c) (Int32, UnsafeMutablePointer<CChar>?, Int) -> Int
-        typealias PathGet = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafeMutableRawPointer?, Int) -> Int
-        typealias DescriptorGet = @convention(c) (Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?, Int) -> Int
-        typealias PathSet = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafeRawPointer?, Int, Int32) -> Int32
-        typealias DescriptorSet = @convention(c) (Int32, UnsafePointer<CChar>?, UnsafeRawPointer?, Int, Int32) -> Int32
-
-        nonisolated(unsafe) static let llist = symbol("llistxattr", as: PathList.self)
-        nonisolated(unsafe) static let flist = symbol("flistxattr", as: DescriptorList.self)
-        nonisolated(unsafe) static let lget = symbol("lgetxattr", as: PathGet.self)
-        nonisolated(unsafe) static let fget = symbol("fgetxattr", as: DescriptorGet.self)
-        nonisolated(unsafe) static let lset = symbol("lsetxattr", as: PathSet.self)
-        nonisolated(unsafe) static let fset = symbol("fsetxattr", as: DescriptorSet.self)
-
-        private static func symbol<F>(_ name: String, as type: F.Type) -> F {
-            guard let address = dlsym(nil, name) else { fatalError("the C library lacks \(name)") }
-            return unsafeBitCast(address, to: type)
-        }
     }
 }
