@@ -183,7 +183,7 @@ public final class Database {
         guard code == SQLITE_IOERR || ((code == SQLITE_CORRUPT || code == SQLITE_NOTADB) && systemErrno != 0) else { return nil }
         let reason = systemErrno != 0 ? String(cString: strerror(systemErrno)) : String(cString: sqlite3_errmsg(connection))
         let extended = sqlite3_extended_errcode(connection)
-        let writing = [3, 4, 6, 7, 11].contains(extended >> 8) && code == SQLITE_IOERR   // _WRITE, _FSYNC, _TRUNCATE, _FSTAT… _DIR_FSYNC
+        let writing = (3...6).contains(extended >> 8) && code == SQLITE_IOERR   // _WRITE, _FSYNC, _DIR_FSYNC, _TRUNCATE
         return "cannot \(writing ? "write" : "read") \(path): \(reason); check the disk"
     }
 
