@@ -46,17 +46,17 @@ extension EndToEndTests {
 
         /// A pack's footer entries, parsed here from the bytes (docs: Sources/Store/Pack/PackFormat.swift),
         /// so the test does not trust the code it tests: kind and (id as hex, offset, stored length).
-        static func footer(of bytes: [UInt8]) -> (kind: UInt8, entries: [(id: String, offset: Int, stored: Int)], start: Int) {
+        static func footer(of bytes: [UInt8]) -> (kind: UInt8, entries: [(id: String, offset: Int, stored: Int, encoding: UInt8)], start: Int) {
             func number(_ at: Int, _ count: Int) -> Int { (0..<count).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
             let trailer = bytes.count - 48
             let length = number(trailer + 32, 4)
             let entrySize = number(trailer + 36, 4) == 1 ? 53 : 49
             let start = trailer - length
-            var entries: [(String, Int, Int)] = []
+            var entries: [(String, Int, Int, UInt8)] = []
             for index in 0..<number(start + 1, 4) {
                 let at = start + 5 + index * entrySize
                 let id = bytes[at..<at + 32].map { String(format: "%02x", $0) }.joined()
-                entries.append((id, number(at + 32, 8), number(at + 40, 4)))
+                entries.append((id, number(at + 32, 8), number(at + 40, 4), bytes[at + 48]))
             }
             return (bytes[start], entries, start)
         }
@@ -232,6 +232,164 @@ extension EndToEndTests {
             try Self.expectReadable(scenario.vault, scenario, "full disk")
             try disk.shell("rm '\(disk.mountPoint)/filler'")
             try scenario.expectVaultIntact("after the disk was full")
+        }
+
+        // MARK: Prune and dictionaries
+
+        @Test("prune removes a zstd dictionary no block uses any more, with its metadata pack; what is kept restores and checks clean")
+        func pruneDropsUnusedDictionary() throws {
+            let life = try LifecycleVault("prune-dictionary")
+            defer { life.scratch.remove() }
+            // What is kept at the end holds no block at all, so nothing can use the dictionary.
+            try Files.write(life.source + "/empty", [])
+            try Files.symlink(life.source + "/link", to: "empty")
+            let documents = life.source + "/documents"
+            try Files.makeDirectory(documents)
+            try writeSimilarSmallFiles(in: documents, count: 1500)
+            try life.backup()
+            let before = try DictionaryFacts(life.vault)
+            try #require(before.records.count == 1 && before.blocksUsingDictionary > 0, "the first backup should train and use a dictionary")
+            let recordPacks = try Self.packPaths(life.vault).filter { Self.footer(of: try Files.read($0)).kind == 1 }
+
+            try Files.removeTree(documents)
+            try life.backup()
+            try life.vault.expectSuccess(life.vault.run("forget", ["--keep-last", "1"]))
+            let prune = try life.vault.run("prune", ["--max-unused", "0"])
+            #expect(prune.succeeded, "\(prune)")
+            let after = try DictionaryFacts(life.vault)
+            #expect(after.records.isEmpty && after.blocksUsingDictionary == 0, "the unused dictionary is still recorded: \(after.records)")
+            let remaining = try Self.packPaths(life.vault)
+            #expect(recordPacks.filter { !remaining.contains($0) }.count == 1, "the dictionary's metadata pack should be deleted")
+            let check = try life.vault.run("check", ["--read-data", "--json"])
+            #expect(check.succeeded, "\(check)")
+            let target = life.scratch.child("restored")
+            try life.vault.restore("latest", to: target)
+            #expect(try Tree.differences(expected: life.source, actual: target).isEmpty)
+            // A rebuilt catalog does not bring it back either.
+            try Files.remove(life.catalog)
+            try life.vault.expectSuccess(life.vault.run("repair", ["--apply"]))
+            #expect(try DictionaryFacts(life.vault).records.isEmpty, "repair brought the dictionary back")
+        }
+
+        // MARK: I/O errors on the catalog
+
+        @Test("EIO reading the catalog is reported as an I/O error (check the disk), never as damage to repair",
+              arguments: [("snapshots", "1+"), ("check", "1+"), ("restore", "1+"), ("backup", "1+"), ("check", "4..4"), ("backup", "6..6")])
+        func catalogReadError(_ command: String, _ when: String) throws {
+            let scratch = try ScratchDirectory("catalog-eio")
+            defer { scratch.remove() }
+            let scenario = try FaultScenario(scratch: scratch)
+            try scenario.recordTwoSnapshots()
+            let catalog = scenario.vault.path + "/catalog.db"
+            let fault = SyscallFault(syscalls: "pread64", action: "error=EIO", when: when, paths: [catalog, catalog + "-wal"])
+            let arguments = switch command {
+            case "restore": ["--target", scratch.child("target"), scenario.recorded[0].id]
+            case "backup": [scenario.source]
+            default: [String]()
+            }
+            let (result, injected, calls) = try scenario.run(command, arguments, under: fault)
+            #expect(injected > 0, "\(fault): the fault never fired: \(result)")
+            if when.hasSuffix("+") || !result.succeeded {
+                scenario.expectCleanFailure(result, "\(command) under \(fault) (\(calls))")
+                #expect(result.errorOutput.contains("Input/output error") && result.errorOutput.contains("check the disk"),
+                        "\(command): an I/O error should be reported as one: \(result)")
+                #expect(!result.errorOutput.contains("damaged") && !result.errorOutput.contains("repair"),
+                        "\(command): an I/O error is not damage to repair: \(result)")
+            }
+            try scenario.expectVaultIntact("after \(command) under \(fault)")
+        }
+
+        // MARK: A damaged metadata record
+
+        @Test("a damaged metadata record: repair --apply --read-data, then a backup: check passes, and a catalog rebuilt from the packs has every snapshot")
+        func damagedMetadataRecord() throws {
+            let scratch = try ScratchDirectory("metadata-damage")
+            defer { scratch.remove() }
+            let scenario = try FaultScenario(scratch: scratch)
+            try scenario.recordTwoSnapshots()
+            var damaged = false
+            for pack in try Self.packPaths(scenario.vault) {
+                let bytes = try Files.read(pack)
+                let footer = Self.footer(of: bytes)
+                guard footer.kind == 1, let entry = footer.entries.first, !damaged else { continue }
+                let at = entry.offset + entry.stored / 2
+                try Files.overwrite(pack, at: at, with: [bytes[at] ^ 0x01])
+                damaged = true
+            }
+            try #require(damaged, "no metadata pack to damage")
+            let repair = try scenario.vault.run("repair", ["--apply", "--read-data", "--json"])
+            #expect(repair.succeeded, "\(repair)")
+            try scenario.expectNextBackupSucceeds("after repair of a damaged metadata record")
+            try scenario.expectRecordedSnapshotsRestore("after repair of a damaged metadata record")
+
+            try Files.remove(scenario.vault.path + "/catalog.db")
+            try scenario.vault.expectSuccess(scenario.vault.run("repair", ["--apply"]))
+            try scenario.expectVaultIntact("a catalog rebuilt after the metadata was written again")
+        }
+
+        // MARK: Temporary packs of a failed backup
+
+        @Test("a backup that fills the disk leaves no temporary pack file behind")
+        func failedBackupRemovesTemporaryPacks() throws {
+            let scratch = try ScratchDirectory("full-tmp")
+            defer { scratch.remove() }
+            let disk: PrivateTmpfs
+            do { disk = try PrivateTmpfs(at: scratch.child("disk"), size: "6m") } catch {
+                try Test.cancel("no private tmpfs can be mounted here (uid \(getuid())): \(error)")
+            }
+            defer { disk.close() }
+            let scenario = try FaultScenario(scratch: scratch, vaultPath: disk.mountPoint + "/vault", wrapper: disk.wrapper)
+            try scenario.recordTwoSnapshots()
+            try Files.write(scenario.source + "/big.bin", DeterministicData.bytes(count: 10 << 20, seed: 91))
+            try scenario.add(.small, seed: 92)
+            for attempt in 1...2 {
+                let full = try scenario.vault.run("backup", [scenario.source])
+                scenario.expectCleanFailure(full, "backup \(attempt) onto a full disk")
+                let packs = disk.visiblePath(scenario.vault.path + "/packs")
+                let temporaries = try Tree.entries(of: packs).keys.map { String(decoding: $0, as: UTF8.self) }.filter { $0.hasSuffix(".pack.tmp") }
+                #expect(temporaries.isEmpty, "backup \(attempt) left temporary packs: \(temporaries)")
+            }
+            try scenario.expectVaultIntact("after backups onto a full disk")
+        }
+
+        @Test("a data pack's footer damaged and catalog.db lost: repair --apply finds the pack's zstd frames; the files whose blocks it finds restore exactly")
+        func footerDamagedWithoutCatalog() throws {
+            let scratch = try ScratchDirectory("repair-scan")
+            defer { scratch.remove() }
+            let scenario = try FaultScenario(scratch: scratch)
+            try scenario.recordTwoSnapshots()
+            let vault = scenario.vault
+            let dataPacks = try Self.dataPacks(vault)
+            let pack = try #require(dataPacks.first)
+            // Blocks stored raw (or with a dictionary) cannot be found without the footer.
+            var findable = Set<String>()
+            for path in try Self.packPaths(vault) {
+                for entry in Self.footer(of: try Files.read(path)).entries where path != pack || (entry.encoding == 1 || entry.encoding == 3) {
+                    findable.insert(entry.id)
+                }
+            }
+            let bytes = try Files.read(pack)
+            let at = Self.footer(of: bytes).start + 5 + 7
+            try Files.overwrite(pack, at: at, with: [bytes[at] ^ 0x10])
+            try Files.remove(vault.path + "/catalog.db")
+
+            let repair = try vault.run("repair", ["--apply", "--json"])
+            #expect(repair.succeeded, "\(repair)")
+            #expect(try vault.snapshots().map(\.id) == scenario.recorded.map(\.id))
+            let latest = scenario.recorded.last!
+            var whole: [String] = []
+            for (path, entry) in try Tree.entries(of: latest.copy) where entry.type == .file {
+                let relative = String(decoding: path, as: UTF8.self)
+                let listed = try vault.expectSuccess(Blockvault.run(["blocks", "--json", latest.copy + "/" + relative]))
+                if try listed.decode([BlockInfo].self).allSatisfy({ findable.contains($0.id) }) { whole.append(relative) }
+            }
+            try #require(whole.count > 10, "most files should be findable: \(whole)")
+            let target = scratch.child("restored")
+            let restore = try vault.run("restore", ["--target", target] + whole.flatMap { ["--include", $0] } + [latest.id])
+            #expect(restore.succeeded, "\(restore)")
+            for relative in whole {
+                #expect(try Files.read(target + "/" + relative) == Files.read(latest.copy + "/" + relative), "\(relative) does not restore exactly")
+            }
         }
     }
 }

@@ -175,7 +175,7 @@ public final class Backup {
         if walkError == nil && !shared.hasFailed {
             do { try packs.flush() } catch { shared.fail(error) }
         } else {
-            try? packs.waitForSeals()   // before the vault's lock goes: no seal runs on after
+            packs.abandon()   // before the vault's lock goes: no seal runs on after, no temporary pack stays
         }
         phase("last data pack")
         do { try committer.finish() } catch { shared.fail(error) }

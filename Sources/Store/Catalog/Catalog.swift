@@ -13,6 +13,8 @@ public final class Catalog {
     public let database: Database
     /// Maps the catalog's device rows to short device ids and back (see `DeviceTable`).
     var devices = DeviceTable()
+    /// The vault id each write transaction records again (see `stampVault`); nil when unknown.
+    private var vaultStamp: String?
 
     /// Opens the catalog, creating or migrating the schema when `writable`; checks its integrity
     /// header so a damaged file is reported at open, not half-way through a backup.
@@ -71,9 +73,9 @@ public final class Catalog {
             database.close()
             throw Catalog.foreignVault(recorded, expected: vaultID, path: path)
         }
-        if recorded == nil, !database.isReadOnly {
-            try inTransaction { () throws(StoreError) in try setSettingText(Catalog.vaultIDKey, vaultID) }
-        }
+        guard !database.isReadOnly else { return }
+        vaultStamp = vaultID
+        if recorded == nil { try inTransaction {} }
     }
 
     static func foreignVault(_ found: String, expected: String, path: String) -> StoreError {
@@ -82,8 +84,8 @@ public final class Catalog {
     }
 
     /// The vault ids that the write-ahead log of the catalog at `path` records (settings_text rows
-    /// `vault_id`, found in the page images it holds); empty when there is no WAL. Every writable
-    /// open writes that page into the WAL (`stampVault`). Reads at most the first 256 MiB.
+    /// `vault_id`, found in the page images it holds); empty when there is no WAL. Every write
+    /// transaction writes that page into the WAL (`stampVault`). Reads at most the first 256 MiB.
     static func vaultIDs(inWALOf path: String) -> Set<String> {
         let descriptor = open(path + "-wal", O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return [] }
@@ -115,17 +117,24 @@ public final class Catalog {
         return found
     }
 
-    /// Writes the page that records the vault into this session's write-ahead log, so that the WAL
-    /// names its vault: copied next to another vault's catalog, it is recognised and refused.
-    func stampVault() throws(StoreError) {
-        try inTransaction { () throws(StoreError) in try setSettingText("opened_by", randomHex(byteCount: 8)) }
+    /// Writes the page that records the vault into the write-ahead log, unchanged (deleted and
+    /// inserted again, so SQLite writes it), so that every WAL this catalog leaves names its vault:
+    /// copied next to another vault's catalog, it is recognised and refused. Run inside each of
+    /// `transaction`'s transactions on a catalog opened with its vault's id.
+    private func stampVault() throws(StoreError) {
+        guard let vaultStamp else { return }
+        try database.prepare("DELETE FROM settings_text WHERE key = ?").run([.text(Catalog.vaultIDKey)])
+        try setSettingText(Catalog.vaultIDKey, vaultStamp)
     }
 
     /// Runs `body` inside one transaction: committed if it returns, rolled back if it throws. A
     /// rollback also drops cached device rows, which may name rows that are gone with it.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         do {
-            return try database.transaction(body)
+            return try database.transaction {
+                try stampVault()
+                return try body()
+            }
         } catch {
             devices.forgetAll()
             throw error
@@ -136,6 +145,7 @@ public final class Catalog {
     func inTransaction(_ body: () throws(StoreError) -> Void) throws(StoreError) {
         try database.execute("BEGIN IMMEDIATE")
         do throws(StoreError) {
+            try stampVault()
             try body()
             try database.execute("COMMIT")
         } catch {
@@ -336,16 +346,24 @@ public final class Catalog {
 
     /// Forgets damaged copies of blocks (each in the pack named), remembering the blocks as
     /// missing. Only the row for that pack goes: a healthy copy elsewhere is never dropped.
+    /// A damaged metadata record is not "missing" (no backup stores it again from a source): the
+    /// next backup writes all metadata records again instead, as for a lost metadata pack.
     public func dropBlocks(_ copies: [(id: BlockID, pack: Int64)]) throws(StoreError) {
         let remember = try database.prepare("INSERT OR IGNORE INTO missing_blocks(hash) VALUES(?)")
         let forget = try database.prepare("DELETE FROM blocks WHERE hash = ? AND pack = ?")
         for (id, pack) in copies {
+            let isMetadata = try database.scalar("SELECT kind FROM packs WHERE id = ?", [.integer(pack)]) == Int64(PackFormat.Kind.metadata.rawValue)
             try forget.bind(id, at: 1)
             try forget.bind(pack, at: 2)
             try forget.step()
             guard database.changes > 0 else { continue }
-            try remember.bind(id, at: 1)
-            try remember.step()
+            if isMetadata {
+                try setSetting("metadata_sequence", 0)
+                try setSetting("metadata_rewrite", 1)
+            } else {
+                try remember.bind(id, at: 1)
+                try remember.step()
+            }
         }
     }
 

@@ -35,8 +35,10 @@ public final class Database {
             return
         } catch {
             // Only what write access would have cleared (creating or mapping the -shm) is retried.
-            let code = handle.map { sqlite3_errcode($0) & 0xFF } ?? SQLITE_CANTOPEN
-            guard [SQLITE_CANTOPEN, SQLITE_IOERR, SQLITE_READONLY].contains(code) else {
+            let code = handle.map { sqlite3_extended_errcode($0) } ?? SQLITE_CANTOPEN
+            // SQLITE_IOERR_SHMOPEN, _SHMSIZE, _SHMLOCK, _SHMMAP; not a read error of the file itself.
+            let shm = code & 0xFF == SQLITE_IOERR && (18...21).contains(code >> 8)
+            guard code & 0xFF == SQLITE_CANTOPEN || code & 0xFF == SQLITE_READONLY || shm else {
                 close()
                 throw error
             }
@@ -56,8 +58,9 @@ public final class Database {
         let code = sqlite3_open_v2(name, &connection, flags, nil)
         guard code == SQLITE_OK else {
             let message = connection.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            let ioError = connection.flatMap { Database.ioError($0, path: name) }
             sqlite3_close_v2(connection)
-            throw .catalog("cannot open \(name): \(message)")
+            throw .catalog(ioError ?? "cannot open \(name): \(message)")
         }
         return connection
     }
@@ -141,19 +144,47 @@ public final class Database {
 
     /// The error for a failed statement: damage to the file gets a message that says what to do.
     func failure(_ sql: String) -> StoreError {
-        let code = handle.map { sqlite3_errcode($0) & 0xFF } ?? SQLITE_MISUSE
+        guard let handle else { return .catalog("\(lastMessage) (in: \(sql.prefix(200)))") }
+        let code = sqlite3_errcode(handle) & 0xFF
+        // SQLite reports some read errors (EIO) as damage: the system's errno tells them apart.
+        if let ioError = Database.ioError(handle, path: path) { return .catalog(ioError + " (in: \(sql.prefix(120)))") }
         if code == SQLITE_CORRUPT || code == SQLITE_NOTADB {
             return .corrupt("\(path) is damaged (\(lastMessage)); run 'blockvault repair --apply' to rebuild it from the packs")
         }
-        // An I/O error is the disk's, not damage to the file: repair would not help.
-        if code == SQLITE_IOERR, let handle {
-            let errno = sqlite3_system_errno(handle)
-            let reason = errno != 0 ? String(cString: strerror(errno)) : lastMessage
-            let extended = sqlite3_extended_errcode(handle)
-            let reading = extended == SQLITE_IOERR | (1 << 8) || extended == SQLITE_IOERR | (2 << 8)   // _READ, _SHORT_READ
-            return .catalog("cannot \(reading ? "read" : "write") \(path): \(reason); check the disk (in: \(sql.prefix(120)))")
-        }
         return .catalog("\(lastMessage) (in: \(sql.prefix(200)))")
+    }
+
+    /// "cannot read PATH: …; check the disk" when a read of the database file has failed on this
+    /// connection (SQLite reports some of those as damage, as integrity_check does), else nil.
+    public func diskError() -> String? {
+        guard let handle else { return nil }
+        var last: Int32 = 0
+        guard sqlite3_file_control(handle, "main", SQLITE_FCNTL_LAST_ERRNO, &last) == SQLITE_OK, last != 0 else { return nil }
+        return "cannot read \(path): \(String(cString: strerror(last))); check the disk"
+    }
+
+    /// Whether `error` is one of the disk's (see `ioError`), not damage to the catalog.
+    public static func isDiskError(_ error: any Error) -> Bool {
+        if case .catalog(let message) = error as? StoreError { return message.contains("; check the disk") }
+        return false
+    }
+
+    /// "cannot read PATH: Input/output error; check the disk" when the last error on `connection`
+    /// was the disk's (an I/O error, or damage SQLite inferred from one), nil otherwise: repair
+    /// would not help with it.
+    static func ioError(_ connection: OpaquePointer, path: String) -> String? {
+        let code = sqlite3_errcode(connection) & 0xFF
+        var systemErrno = sqlite3_system_errno(connection)
+        if systemErrno == 0 && (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
+            // A failed read of a page comes back as "malformed"; the file remembers the errno.
+            var last: Int32 = 0
+            if sqlite3_file_control(connection, "main", SQLITE_FCNTL_LAST_ERRNO, &last) == SQLITE_OK { systemErrno = last }
+        }
+        guard code == SQLITE_IOERR || ((code == SQLITE_CORRUPT || code == SQLITE_NOTADB) && systemErrno != 0) else { return nil }
+        let reason = systemErrno != 0 ? String(cString: strerror(systemErrno)) : String(cString: sqlite3_errmsg(connection))
+        let extended = sqlite3_extended_errcode(connection)
+        let writing = (3...6).contains(extended >> 8) && code == SQLITE_IOERR   // _WRITE, _FSYNC, _DIR_FSYNC, _TRUNCATE
+        return "cannot \(writing ? "write" : "read") \(path): \(reason); check the disk"
     }
 
     /// The single integer a query returns (nil when it returns no row or NULL).

@@ -28,7 +28,10 @@ public struct Checker {
         let integrity = try catalog.database.prepare("PRAGMA integrity_check")
         var integrityLines: [String] = []
         while try integrity.step() { integrityLines.append(integrity.text(0)) }
-        if integrityLines != ["ok"] {
+        if integrityLines != ["ok"], let diskError = catalog.database.diskError() {
+            // Pages that could not be read are the disk's problem, not damage that repair would fix.
+            report.problems.append("catalog.db could not be checked: \(diskError), then run check again")
+        } else if integrityLines != ["ok"] {
             report.problems.append("catalog.db fails SQLite's integrity check: \(integrityLines.prefix(3).joined(separator: "; ")); run 'blockvault repair'")
         }
 

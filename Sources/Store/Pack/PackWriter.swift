@@ -117,6 +117,17 @@ public final class PackWriter: Sendable {
         try waitForSeals()
     }
 
+    /// For an owner that failed: discards the open pack (its temporary file goes now, not when
+    /// the next writer cleans up) and waits for the seals in flight; their failures are not thrown.
+    public func abandon() {
+        let taken = open.withLock { pack in
+            defer { pack = OpenPack() }
+            return pack
+        }
+        taken.file?.discard()
+        sealed.wait()
+    }
+
     /// Waits until every pack taken out for sealing in the background is sealed (or discarded),
     /// and throws the first failure of any.
     public func waitForSeals() throws(StoreError) {

@@ -34,6 +34,13 @@ struct CatalogRebuilder {
                     if pack.kind == .metadata { metadataPacks.append(pack) }
                 } catch {
                     result.unreadable.append("pack \(name): \(error)")
+                    // Its footer is lost: what its body still holds is recorded (repair then copies it
+                    // into a new pack), rather than all of it dropped.
+                    if let found = try? PackScanner(storage: storage, chunker: configuration.chunker).scan(name) {
+                        try catalog.insertPack(found)
+                        result.unreadable[result.unreadable.count - 1] += "; found \(found.entries.count) blocks in its body"
+                        if found.kind == .metadata { metadataPacks.append(found) }
+                    }
                 }
             }
         }

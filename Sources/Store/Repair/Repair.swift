@@ -40,7 +40,7 @@ public enum Repair {
         report.applied = options.apply
         let catalogPath = Vault.catalogPath(vaultPath)
 
-        if let damage = diagnose(catalogPath, vaultID: configuration.vaultID) {
+        if let damage = try diagnose(catalogPath, vaultID: configuration.vaultID) {
             report.rebuilt = true
             try rebuild(vaultPath: vaultPath, configuration: configuration, reason: damage, apply: options.apply, report: &report)
             if !options.apply { return report }
@@ -185,14 +185,21 @@ public enum Repair {
     /// A catalog (or WAL) of another vault than `vaultID` is refused at open, so it is rebuilt too.
     /// Opened read-only: nothing of what is found is written back (a foreign WAL is never
     /// checkpointed into the catalog).
-    static func diagnose(_ path: String, vaultID: String) -> String? {
+    /// An I/O error reading the catalog stops repair (thrown): the disk's problem is no reason to
+    /// replace the catalog.
+    static func diagnose(_ path: String, vaultID: String) throws -> String? {
         guard FileSystem.exists(path) else { return "catalog.db is missing" }
         do {
             let catalog = try Catalog(path: path, writable: false, readOnly: true, vaultID: vaultID)
             let check = try catalog.database.prepare("PRAGMA integrity_check")
             var lines: [String] = []
             while try check.step() { lines.append(check.text(0)) }
+            if lines != ["ok"], let diskError = catalog.database.diskError() {
+                throw StoreError.catalog("repair stopped, nothing was changed: \(diskError)")
+            }
             return lines == ["ok"] ? nil : "catalog.db is damaged (\(lines.prefix(2).joined(separator: "; ")))"
+        } catch where Database.isDiskError(error) {
+            throw error
         } catch {
             return "catalog.db cannot be opened (\(error))"
         }

@@ -1,6 +1,9 @@
 import Chunker
 import Foundation
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public struct PruneOptions: Sendable {
     /// Repack partly used packs only when their unused bytes exceed this percentage of all data.
@@ -18,6 +21,8 @@ public struct PruneReport: Sendable {
     public var packsDeleted = 0
     public var packsRepacked = 0
     public var packsWritten = 0
+    /// zstd dictionaries that no block left in the vault uses, removed with their records.
+    public var dictionariesRemoved = 0
     public var bytesBefore: Int64 = 0
     public var bytesAfter: Int64 = 0
     /// Always empty: a block that cannot be copied while repacking stops the prune instead (a read
@@ -213,6 +218,7 @@ public enum Prune {
             try database.execute("""
                 DELETE FROM blocklists WHERE hash NOT IN (SELECT blocklist FROM versions WHERE blocks > 1 AND blocklist IS NOT NULL)
                 """)
+            report.dictionariesRemoved = try dropUnusedDictionaries(vault: vault)
         }
         let readers = try vault.lockOutReaders(waitSeconds: 600)
         try vault.finishPendingDeletions()
@@ -220,5 +226,51 @@ public enum Prune {
         report.bytesAfter = try database.scalar("SELECT sum(size) FROM packs WHERE kind = 0") ?? 0
         report.seconds = FileSystem.monotonicSeconds() - started
         return report
+    }
+
+    /// Forgets the zstd dictionaries that no block row left in the catalog uses (dead rows in kept
+    /// packs count: a later backup may reuse them), and unreferences their records; a metadata pack
+    /// left empty goes like any other. Each block names its dictionary in its frame's header, read
+    /// from its pack only when there are several dictionaries to tell apart. A header that cannot be
+    /// read stops the prune (a read error is never a deletion). Call inside the sweep's transaction.
+    private static func dropUnusedDictionaries(vault: Vault) throws -> Int {
+        let catalog = vault.catalog
+        let records = try catalog.dictionaryRecords()
+        guard !records.isEmpty else { return 0 }
+        let blocks = try catalog.dictionaryBlockLocations()
+        var used = Set<UInt32>()
+        if records.count == 1 {
+            if !blocks.isEmpty { used.insert(records[0].id) }
+        } else {
+            var descriptors: [String: Int32] = [:]
+            defer { descriptors.values.forEach { close($0) } }
+            var header = [UInt8](repeating: 0, count: 32)
+            for block in blocks where used.count < records.count {
+                let count = min(header.count, block.storedLength)
+                if descriptors[block.pack] == nil { descriptors[block.pack] = try vault.storage.openForReading(name: block.pack) }
+                var failure: StoreError?
+                let id = header.withUnsafeMutableBytes { buffer -> UInt32 in
+                    let target = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+                    do throws(StoreError) {
+                        try FileSystem.preadAll(descriptors[block.pack]!, target, offset: Int64(block.offset),
+                                                path: vault.storage.location(of: block.pack))
+                    } catch {
+                        failure = error
+                        return 0
+                    }
+                    return ZstdDictionary.id(ofFrame: UnsafeRawBufferPointer(target))
+                }
+                if let failure {
+                    throw StoreError.invalidVault("prune stopped, nothing was deleted: cannot read a block's dictionary id (\(failure)); run 'blockvault check --read-data'")
+                }
+                used.insert(id)
+            }
+        }
+        var removed = 0
+        for (id, record) in records where !used.contains(id) {
+            _ = try catalog.dropDictionary(id: id, record: record)
+            removed += 1
+        }
+        return removed
     }
 }

@@ -56,7 +56,6 @@ public final class Vault {
             throw .invalidVault("\(Vault.catalogPath(path)) is missing; run 'blockvault repair' to rebuild it from the packs")
         }
         catalog = try Catalog(path: Vault.catalogPath(path), readOnly: readOnly, vaultID: configuration.vaultID)
-        if !readOnly { try catalog.stampVault() }
         storage = LocalPackStorage(directory: "\(path)/packs")
         dictionaries = try Vault.loadDictionaries(catalog: catalog, storage: storage)
     }

@@ -27,7 +27,8 @@ struct PruneCommand: ParsableCommand {
     static func json(_ report: PruneReport) -> JSON {
         .object([("blocks_used", .int(report.blocksUsed)), ("blocks_unused", .int(report.blocksUnused)),
                  ("packs_deleted", .int(report.packsDeleted)), ("packs_repacked", .int(report.packsRepacked)),
-                 ("packs_written", .int(report.packsWritten)), ("bytes_before", .integer(report.bytesBefore)),
+                 ("packs_written", .int(report.packsWritten)),
+                 ("dictionaries_removed", .int(report.dictionariesRemoved)), ("bytes_before", .integer(report.bytesBefore)),
                  ("bytes_after", .integer(report.bytesAfter)), ("damaged", .array(report.damaged.map { .string($0) })),
                  ("seconds", .double((report.seconds * 1000).rounded() / 1000))])
     }
@@ -36,6 +37,9 @@ struct PruneCommand: ParsableCommand {
         for line in report.damaged { printError("blockvault: warning: \(line)") }
         print("\(report.blocksUsed) blocks in use, \(report.blocksUnused) unused")
         print("\(dryRun ? "would delete" : "deleted") \(report.packsDeleted) packs, \(dryRun ? "would repack" : "repacked") \(report.packsRepacked) into \(report.packsWritten)")
+        if report.dictionariesRemoved > 0 {
+            print("\(dryRun ? "would remove" : "removed") \(report.dictionariesRemoved) zstd dictionar\(report.dictionariesRemoved == 1 ? "y" : "ies") no block uses")
+        }
         print("data packs: \(Format.bytes(report.bytesBefore)) → \(Format.bytes(report.bytesAfter)) in \(String(format: "%.2f", report.seconds)) s")
     }
 }
