@@ -164,6 +164,23 @@ import Glibc
     }
 }
 
+extension SharedFrameTests {
+    /// A forged footer (its checksum recomputed: it is no MAC) whose offset is near 2^64 is damage,
+    /// not an overflow that kills the reader.
+    @Test func aFooterOffsetNearTwoToTheSixtyFourIsDamage() throws {
+        let entry = PackEntry(id: SHA256Hasher.hash([7]), offset: 8, storedLength: 50, rawLength: 50, encoding: .raw)
+        var footer = PackFormat.footer(kind: .data, entries: [entry])
+        let body = footer.count - PackFormat.trailerSize
+        for index in (5 + 32)..<(5 + 40) { footer[index] = 0xff }
+        let digest = SHA256Hasher.hash(Array(footer[0..<body]))
+        footer.replaceSubrange(body..<(body + 32), with: digest.bytes)
+        let file = [UInt8](repeating: 0, count: 58) + footer
+        #expect(throws: StoreError.self) {
+            _ = try PackFormat.parseFooter(fileSize: file.count, name: "forged") { offset, count in Array(file[offset..<offset + count]) }
+        }
+    }
+}
+
 /// The compression stage of a backup that fails: a worker that failed keeps the frame it was
 /// filling, and the stage must still end and go cleanly (libdispatch kills a process that frees a
 /// semaphore below its starting value; this test then never returns).

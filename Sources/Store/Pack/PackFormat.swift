@@ -117,7 +117,7 @@ public enum PackFormat {
             let encoding = Encoding(rawValue: try reader.uint8())
             let skip = footerFormat == 1 ? Int(try reader.uint32()) : 0
             guard let encoding, offset >= UInt64(header.count), stored <= maximumBlockSize, raw <= maximumBlockSize,
-                  offset + UInt64(stored) <= UInt64(footerStart),
+                  offset <= UInt64(footerStart), UInt64(stored) <= UInt64(footerStart) - offset,   // no overflow on a forged offset
                   encoding != .raw || stored == raw,
                   skip == 0 || (encoding == .zstdShared && skip + raw <= maximumBlockSize) else {
                 throw .corrupt("pack \(name): footer entry for block \(id) is invalid")
