@@ -247,6 +247,7 @@ class Trial:
         self.sweep, self.command, self.fault, self.dir = sweep, command, fault, directory
         self.repro = list(setup)
         self.problems = []
+        self.landed = True  # whether the fault took effect (an injected call, our kill)
         self.strace_log = os.path.join(directory, "strace.log")
 
     def note(self, line):
@@ -259,14 +260,17 @@ class Trial:
         argv = [BIN] + args
         prefix = []
         if fault:
-            syscalls, action, when = fault
+            syscalls, action, when = fault[:3]
             prefix = ["strace", "-f", "-y", "-qq", "-o", self.strace_log, "-e", f"trace={syscalls}",
                       "-e", f"inject={syscalls}:{action}:when={when}"]
+            for path in (fault[3] if len(fault) > 3 else []):
+                prefix += ["-P", path]
         shown = shlex.join(prefix + argv)
         if kill_after is not None:
             shown = f"timeout -s KILL {kill_after:.3f} {shown}"
         self.note(shown)
         rc, out, err, hung = run_process(prefix + argv, timeout=timeout, kill_after=kill_after, stdin_data=stdin_data)
+        err = "".join(l for l in err.splitlines(True) if not l.startswith("strace: "))
         injected = []
         if fault and os.path.exists(self.strace_log):
             with open(self.strace_log, errors="replace") as f:
@@ -295,7 +299,9 @@ class Trial:
                 return False
         if result.rc == 1 and not stderr_faulted:
             lines = [l for l in result.err.splitlines() if l.strip()]
-            if len(lines) != 1 or not lines[0].startswith("blockvault: "):
+            # push relays the line of the serve it started (its stderr is push's), then says its own
+            allowed = 2 if what.startswith("push") else 1
+            if not 1 <= len(lines) <= allowed or not all(l.startswith("blockvault: ") for l in lines):
                 self.problem(f"{what}: exit 1 without a one-line 'blockvault: ' error: {lines[:4]}")
                 return False
         return True
@@ -425,16 +431,17 @@ def derived_fixture(base, name, commands):
 
 # ---------------------------------------------------------------- results
 
-RESULTS = {}   # (sweep, command, fault) -> [tried, passed, failed, skipped]
+RESULTS = {}   # (sweep, command, fault) -> [tried, passed, failed, skipped, landed]
 FAILURES = []  # (sweep, command, fault, problems, repro)
 
 
 def record(trial, skipped=False):
-    row = RESULTS.setdefault((trial.sweep, trial.command, trial.fault), [0, 0, 0, 0])
+    row = RESULTS.setdefault((trial.sweep, trial.command, trial.fault), [0, 0, 0, 0, 0])
     if skipped:
         row[3] += 1
         return
     row[0] += 1
+    row[4] += 1 if trial.landed else 0
     if trial.problems:
         row[2] += 1
         FAILURES.append((trial.sweep, trial.command, trial.fault, list(trial.problems), list(trial.repro)))
@@ -567,33 +574,51 @@ def scenarios(base, forgotten, lost, pushable):
     ]
 
 
-def call_counts(scenario, syscalls):
-    """How many of `syscalls` each thread makes in a clean run: the range of N worth sweeping."""
+def call_positions(scenario, syscalls):
+    """In a clean run, the N (per thread, as strace's when=N counts) at which some thread makes one of
+    `syscalls` on our own files: the values of N worth sweeping."""
     t = new_trial("probe", scenario.name, syscalls, scenario.fixture)
     repo = copy_vault(t, scenario.fixture)
     args = scenario.args(t, repo)
     log = os.path.join(t.dir, "count.log")
-    rc, out, err, hung = run_process(["strace", "-f", "-y", "-qq", "-o", log, "-e", f"trace={syscalls}", BIN] + args)
-    per_thread, per_thread_ours = {}, {}
+    paths = [a for p in read_paths(t, syscalls) for a in ("-P", p)]
+    run_process(["strace", "-f", "-y", "-qq", "-o", log, "-e", f"trace={syscalls}"] + paths + [BIN] + args)
+    per_thread, positions = {}, set()
     with open(log, errors="replace") as f:
         for line in f:
-            pid = line.split(None, 1)[0]
-            if not pid.isdigit():
+            m = re.match(r"^(\d+) +\w+\((\d+)<([^>]*)>", line)
+            if not m and not re.match(r"^\d+ +\w+\(", line):
                 continue
+            pid = line.split(None, 1)[0]
             per_thread[pid] = per_thread.get(pid, 0) + 1
+            if m and m.group(3).startswith(WORK):
+                positions.add(per_thread[pid])
     shutil.rmtree(t.dir, ignore_errors=True)
-    TRIAL_COUNTER[0] += 0
-    return max(per_thread.values(), default=0), rc
+    return sorted(positions)
 
 
-def sample_points(maximum, count, rng):
-    if maximum <= 0:
+def read_paths(t, syscalls):
+    """For reads: every file the command may read (the trial's vaults and the source), so that strace
+    counts and fails only those (-P), never the dynamic loader's reads of shared libraries."""
+    if "read" not in syscalls:
         return []
-    if maximum <= count:
-        return list(range(1, maximum + 1))
-    points = {1, maximum}
+    paths = []
+    for top in (t.dir, os.path.join(WORK, "fixtures", "base", "src")):
+        for base, _, files in os.walk(top):
+            paths += [os.path.join(base, n) for n in files
+                      if n not in ("strace.log", "count.log") and not os.path.islink(os.path.join(base, n))]
+    for vault in ("vault", "replica"):
+        paths += [os.path.join(t.dir, vault, "catalog.db" + s) for s in ("-wal", "-shm")]
+    return sorted(set(paths))
+
+
+def sample_points(positions, count, rng):
+    """`count` of `positions`: the first, the last, and a random choice of the rest."""
+    if len(positions) <= count:
+        return list(positions)
+    points = {positions[0], positions[-1]}
     while len(points) < count:
-        points.add(rng.randrange(1, maximum + 1))
+        points.add(rng.choice(positions))
     return sorted(points)
 
 
@@ -601,7 +626,7 @@ def fault_trial(sweep, scenario, syscalls, action, when, label):
     t = new_trial(sweep, scenario.name, label, scenario.fixture)
     repo = copy_vault(t, scenario.fixture)
     args = scenario.args(t, repo)
-    result = t.bv(args, fault=(syscalls, action, when))
+    result = t.bv(args, fault=(syscalls, action, when, read_paths(t, syscalls)))
     killed = "signal=KILL" in action
     if not killed:
         ours = relevant_injections(result.injected)
@@ -609,6 +634,7 @@ def fault_trial(sweep, scenario, syscalls, action, when, label):
             if result.injected or result.rc == 0:
                 finish(t, skipped=True)  # the fault missed our files (or was never reached)
                 return
+    t.landed = bool(result.injected) or result.rc == -signal.SIGKILL
     faulted_stderr = stderr_hit(result.injected)
     ok = (0, 1, 3) if scenario.name == "backup" else (0, 1)
     if "EINTR" in action:
@@ -626,8 +652,7 @@ def kill_sweep(scens, rng):
         if scenario.name == "restore":
             continue
         for syscalls, label in groups:
-            maximum, _ = call_counts(scenario, syscalls)
-            for n in sample_points(maximum, scaled(6), rng):
+            for n in sample_points(call_positions(scenario, syscalls), scaled(6), rng):
                 fault_trial("kill", scenario, syscalls, "signal=KILL", str(n), f"kill -9 at {label} #N")
         # random moments: a kill somewhere in the first 1.2x of a clean run's duration
         t = new_trial("probe", scenario.name, "time", scenario.fixture)
@@ -641,6 +666,7 @@ def kill_sweep(scens, rng):
             repo = copy_vault(t, scenario.fixture)
             args = scenario.args(t, repo)
             result = t.bv(args, kill_after=rng.uniform(0.005, max(0.02, duration * 1.2)))
+            t.landed = result.rc == -signal.SIGKILL
             ok = (0, 1, 3) if scenario.name == "backup" else (0, 1)
             t.expect_outcome(scenario.name, result, ok=ok, killed=True)
             scenario.after(t, repo, result)
@@ -657,13 +683,12 @@ def io_sweep(scens, rng):
         if scenario.name not in ("backup", "restore", "prune", "push"):
             continue
         for syscalls, action, label in faults:
-            maximum, _ = call_counts(scenario, syscalls)
-            for n in sample_points(maximum, scaled(5), rng):
+            positions = call_positions(scenario, syscalls)
+            for n in sample_points(positions, scaled(5), rng):
                 fault_trial("io", scenario, syscalls, action, str(n), label)
-            if "EINTR" not in action:
+            if "EINTR" not in action and positions:
                 # a disk that stays broken from some call on
-                for n in sample_points(maximum, scaled(1), rng)[:1]:
-                    fault_trial("io", scenario, syscalls, action, f"{max(1, maximum // 2)}+", label + " (persistent)")
+                fault_trial("io", scenario, syscalls, action, f"{positions[len(positions) // 2]}+", label + " (persistent)")
 
 
 # ---------------------------------------------------------------- a really full disk
@@ -1554,14 +1579,17 @@ def make_seeds():
 def report(seconds, commit):
     lines = [f"blockvault fault campaign: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit}, "
              f"FAULTS_SCALE={SCALE:g}, FAULTS_FUZZ_SECONDS={FUZZ_SECONDS}, FAULTS_SEED={SEED}, {seconds / 60:.1f} min", "",
-             "| sweep | command | fault | tried | passed | failed | skipped |", "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
-    totals = [0, 0, 0, 0]
+             "| sweep | command | fault | tried | passed | failed | skipped | fault landed |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    totals = [0, 0, 0, 0, 0]
     for (sweep, command, fault), row in RESULTS.items():
-        lines.append(f"| {sweep} | {command} | {fault} | {row[0]} | {row[1]} | {row[2]} | {row[3]} |")
+        lines.append(f"| {sweep} | {command} | {fault} | {row[0]} | {row[1]} | {row[2]} | {row[3]} | {row[4]} |")
         totals = [a + b for a, b in zip(totals, row)]
-    lines.append(f"| **all** | | | **{totals[0]}** | **{totals[1]}** | **{totals[2]}** | **{totals[3]}** |")
-    lines += ["", "(skipped: the injected fault missed blockvault's own files, e.g. it hit the dynamic loader, or the "
-              "call was never reached; such a run tests nothing and is not counted)", ""]
+    lines.append(f"| **all** | | | **{totals[0]}** | **{totals[1]}** | **{totals[2]}** | **{totals[3]}** | **{totals[4]}** |")
+    lines += ["", "skipped: an injected I/O error that missed blockvault's own files (it hit the dynamic loader, "
+              "/proc, a pipe) or was never reached; such a run tests nothing and is not counted. fault landed: "
+              "trials in which the fault took effect (an injected call, or the process died of our kill -9); "
+              "the others ran to completion before the N-th call (a thread makes fewer calls than the busiest one).", ""]
     if FAILURES:
         lines.append(f"## {len(FAILURES)} failures")
         os.makedirs(os.path.join(OUT, "repro"), exist_ok=True)
