@@ -1531,6 +1531,8 @@ def make_seeds():
     for i in range(6):
         with open(os.path.join(src, "docs" if i % 2 else "", f"f{i}.txt"), "wb") as f:
             f.write(r.randbytes(300 + i * 200) if i % 3 else b"hello world\n" * (20 + i))
+    with open(os.path.join(src, "big.txt"), "wb") as f:  # two blocks in one shared frame: a footer of format 1
+        f.write(b"".join(b"line %d of a compressible file\n" % i for i in range(12000)))
     os.symlink("f0.txt", os.path.join(src, "link"))
     for argv in ([BIN, "init", "--repo", repo], [BIN, "backup", "--repo", repo, src], [BIN, "init", "--repo", replica, "--receive-only"]):
         subprocess.run(argv, check=True, env=ENV, capture_output=True)
@@ -1558,8 +1560,6 @@ def make_seeds():
     for kind, size, path in packs(repo):
         if size <= 60000:
             seeds["FuzzPackFooter"][f"{'data' if kind == 0 else 'metadata'}-pack-{len(seeds['FuzzPackFooter'])}"] = open(path, "rb").read()
-        if kind == 1 and size <= 60000:
-            seeds["FuzzPackFooter"]["metadata-pack"] = open(path, "rb").read()
     for i, p in enumerate([b"a", b"docs/f1.txt", b"/src", b"/", b"dir/sub/file name with spaces", "ü/é.txt".encode()]):
         seeds["FuzzPathRules"][f"path{i}"] = p
     for target, files in seeds.items():
