@@ -274,7 +274,7 @@ class Trial:
         injected = []
         if fault and os.path.exists(self.strace_log):
             with open(self.strace_log, errors="replace") as f:
-                injected = [line.strip() for line in f if "(INJECTED)" in line]
+                injected = [line.strip() for line in f if "(INJECTED)" in line or "killed by SIGKILL" in line]
             os.unlink(self.strace_log)
         return Result(rc, out, err, hung, injected)
 
@@ -362,12 +362,7 @@ class Trial:
 
 def relevant_injections(lines):
     """Injected calls on our own files (vault, source, target), not on the loader, /proc or stderr."""
-    hits = []
-    for line in lines:
-        m = re.search(r"\(\d+<([^>]*)>", line)
-        if m and m.group(1).startswith(WORK):
-            hits.append(line)
-    return hits
+    return [l for l in lines if "(INJECTED)" in l and WORK in l and not re.search(r"^\d+ +\w+\((1|2)<", l)]
 
 
 def stderr_hit(lines):
@@ -488,7 +483,7 @@ class Scenario:
         self.name, self.fixture, self.args, self.after = name, fixture, args, after
 
 
-def scenarios(base, forgotten, lost, pushable):
+def scenarios(base, forgotten, lost, pushable, forgot_pushed):
     def backup_args(t, repo):
         return ["backup", "--repo", repo, base.src]
 
@@ -568,6 +563,23 @@ def scenarios(base, forgotten, lost, pushable):
         t.check(t.replica, "check of the replica")
         t.check(repo)
 
+    def push_forgotten_args(t, repo):
+        t.replica = os.path.join(t.dir, "replica")
+        t.note(shlex.join(["cp", "-a", os.path.join(forgot_pushed.dir, "replica"), t.replica]))
+        shutil.copytree(os.path.join(forgot_pushed.dir, "replica"), t.replica, symlinks=True)
+        return ["push", "--repo", repo, "--to", t.replica]
+
+    def push_forgotten_after(t, repo, result):
+        rerun = t.bv(["push", "--repo", repo, "--to", t.replica])
+        t.expect_success("push without the fault", rerun)
+        master, replica = t.snapshots(repo), t.snapshots(t.replica)
+        if master is not None and replica is not None and sorted(master) != sorted(replica):
+            t.problem(f"after the push the replica lists snapshots {sorted(replica)}, the master {sorted(master)} "
+                      "(what the master forgot must be forgotten on its replica too)")
+        latest = list(base.expected)[-1]
+        t.restore_exact(t.replica, latest, base.expected[latest], "replica's kept snapshot")
+        t.check(t.replica, "check of the replica")
+
     return [
         Scenario("backup", base, backup_args, backup_after),
         Scenario("restore", base, restore_args, restore_after),
@@ -575,6 +587,7 @@ def scenarios(base, forgotten, lost, pushable):
         Scenario("prune", forgotten, prune_args, prune_after),
         Scenario("repair --apply", lost, repair_args, repair_after),
         Scenario("push", pushable, push_args, push_after),
+        Scenario("push after forget", forgot_pushed, push_forgotten_args, push_forgotten_after),
     ]
 
 
@@ -590,12 +603,13 @@ def call_positions(scenario, syscalls):
     per_thread, positions = {}, set()
     with open(log, errors="replace") as f:
         for line in f:
-            m = re.match(r"^(\d+) +\w+\((\d+)<([^>]*)>", line)
-            if not m and not re.match(r"^\d+ +\w+\(", line):
-                continue
+            if not re.match(r"^\d+ +\w+\(", line):
+                continue  # a "<... resumed>" half or an exit line: not a new call
             pid = line.split(None, 1)[0]
             per_thread[pid] = per_thread.get(pid, 0) + 1
-            if m and m.group(3).startswith(WORK):
+            # ours: a descriptor of (or a path under) the work directory; never stdout or stderr,
+            # whose messages may name such paths
+            if WORK in line and not re.match(r"^\d+ +\w+\((1|2)<", line):
                 positions.add(per_thread[pid])
     shutil.rmtree(t.dir, ignore_errors=True)
     return sorted(positions)
@@ -1628,7 +1642,11 @@ def main():
         forgotten = derived_fixture(base, "forgotten", lambda f: [[BIN, "forget", "--repo", f.repo, "--keep-last", "1"]])
         lost = derived_fixture(base, "lost-catalog", lambda f: [["sh", "-c", f"rm -f {f.repo}/catalog.db*"]])
         pushable = derived_fixture(base, "pushable", lambda f: [[BIN, "init", "--repo", os.path.join(f.dir, "replica"), "--receive-only"]])
-        scens = scenarios(base, forgotten, lost, pushable)
+        forgot_pushed = derived_fixture(base, "forgot-pushed", lambda f: [
+            [BIN, "init", "--repo", os.path.join(f.dir, "replica"), "--receive-only"],
+            [BIN, "push", "--repo", f.repo, "--to", os.path.join(f.dir, "replica")],
+            [BIN, "forget", "--repo", f.repo, "--keep-last", "1", "--prune"]])
+        scens = scenarios(base, forgotten, lost, pushable, forgot_pushed)
     sweeps = [("kill", lambda: kill_sweep(scens, rng)), ("io", lambda: io_sweep(scens, rng)),
               ("diskfull", lambda: diskfull_sweep(base, rng)), ("damage", lambda: damage_sweep(base, rng)),
               ("hostile", lambda: hostile_sweep(rng)), ("racing", lambda: racing_sweep(rng)), ("fuzz", lambda: fuzz_sweep(rng))]
