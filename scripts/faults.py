@@ -1617,7 +1617,6 @@ def main():
     os.makedirs(WORK)
     shutil.rmtree(OUT, ignore_errors=True)
     os.makedirs(OUT)
-    rng = random.Random(SEED)
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
     commit += "+changes" if dirty else ""
@@ -1633,15 +1632,17 @@ def main():
             [BIN, "push", "--repo", f.repo, "--to", os.path.join(f.dir, "replica")],
             [BIN, "forget", "--repo", f.repo, "--keep-last", "1", "--prune"]])
         scens = scenarios(base, forgotten, lost, pushable, forgot_pushed)
-    sweeps = [("kill", lambda: kill_sweep(scens, rng)), ("io", lambda: io_sweep(scens, rng)),
-              ("diskfull", lambda: diskfull_sweep(base, rng)), ("damage", lambda: damage_sweep(base, rng)),
-              ("hostile", lambda: hostile_sweep(rng)), ("racing", lambda: racing_sweep(rng)), ("fuzz", lambda: fuzz_sweep(rng))]
+    # each sweep draws from a generator of its own, so that its choices (damage offsets, N, timings)
+    # do not depend on how many draws the sweeps before it made
+    sweeps = [("kill", lambda rng: kill_sweep(scens, rng)), ("io", lambda rng: io_sweep(scens, rng)),
+              ("diskfull", lambda rng: diskfull_sweep(base, rng)), ("damage", lambda rng: damage_sweep(base, rng)),
+              ("hostile", hostile_sweep), ("racing", racing_sweep), ("fuzz", fuzz_sweep)]
     for name, sweep in sweeps:
         if wanted(name):
             began = time.monotonic()
             print(f"== {name}", flush=True)
             try:
-                sweep()
+                sweep(random.Random(f"{SEED}/{name}"))
             except Exception:
                 # a bug of the harness, not of blockvault: said loudly, and the campaign fails
                 import traceback
