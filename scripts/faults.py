@@ -1613,8 +1613,12 @@ def main():
         raise SystemExit(f"no binary at {BIN}: run `make build` (or set FAULTS_BIN)")
     if shutil.which("strace") is None:
         raise SystemExit("strace is not installed: `make deps` installs it")
+    # an interrupted run may have left its tmpfs mounts behind
+    with open("/proc/mounts") as f:
+        for mount_point in sorted((line.split()[1] for line in f if line.split()[1].startswith(WORK + "/")), reverse=True):
+            umount(mount_point)
     shutil.rmtree(WORK, ignore_errors=True)
-    os.makedirs(WORK)
+    os.makedirs(WORK, exist_ok=True)
     shutil.rmtree(OUT, ignore_errors=True)
     os.makedirs(OUT)
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
