@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # libraries' relocated pages), which every backup and restore carries to its peak.
 RELEASE = -c release --static-swift-stdlib
 
-.PHONY: deps build test demo bench clean
+.PHONY: deps build test demo bench faults clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -32,6 +32,12 @@ demo: build
 bench: deps
 	$(SWIFT) build $(RELEASE)
 	bash scripts/bench.sh
+
+# The fault campaign (docs/RELIABILITY.md): kill -9, I/O errors, a full disk, damage, a hostile peer,
+# racing files and libFuzzer targets against the release binary. Not part of `make test`; needs root
+# (tmpfs mounts). FAULTS_SCALE, FAULTS_ONLY, FAULTS_FUZZ_SECONDS tune it. Exit 1 when a trial failed.
+faults: build
+	python3 scripts/faults.py
 
 clean:
 	rm -rf .build

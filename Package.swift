@@ -39,3 +39,13 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]
 )
+
+// libFuzzer targets (Tests/Fuzz), only when BLOCKVAULT_FUZZ=1: their entry point comes from libFuzzer,
+// so they link only with --sanitize=fuzzer, which `scripts/faults.py` passes (in .build/fuzz; docs/RELIABILITY.md).
+if Context.environment["BLOCKVAULT_FUZZ"] == "1" {
+    for name in ["FuzzFrame", "FuzzMessage", "FuzzVersions", "FuzzPackFooter", "FuzzPathRules"] {
+        package.targets.append(.executableTarget(name: name, dependencies: ["Replication", "Store"],
+                                                 path: "Tests/Fuzz/\(name)",
+                                                 swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    }
+}

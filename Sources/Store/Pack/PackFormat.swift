@@ -88,7 +88,7 @@ public enum PackFormat {
 
     /// Parses and checks a pack's footer given the file's size and a way to read ranges of it.
     /// Every offset and length is validated against the file before it is returned.
-    static func parseFooter(fileSize: Int, name: String,
+    package static func parseFooter(fileSize: Int, name: String,
                             read: (_ offset: Int, _ count: Int) throws(StoreError) -> [UInt8]) throws(StoreError) -> (Kind, [PackEntry]) {
         guard fileSize >= header.count + trailerSize + 5 else { throw .corrupt("pack \(name) is too short (\(fileSize) bytes)") }
         let trailer = try read(fileSize - trailerSize, trailerSize)
