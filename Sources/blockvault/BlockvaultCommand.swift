@@ -28,16 +28,16 @@ struct BlockvaultCommand: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let failure as CommandFailure {
-            printError("blockvault: \(failure.description)")
+            printFailure("blockvault: \(failure.description)")
             Foundation.exit(failure.exitCode)
         } catch let error as StoreError {
-            printError("blockvault: \(error.description)")
+            printFailure("blockvault: \(error.description)")
             Foundation.exit(1)
         } catch let error as ReplicationError {
-            printError("blockvault: \(error.description)")
+            printFailure("blockvault: \(error.description)")
             Foundation.exit(1)
         } catch let error as ChunkerError {
-            printError("blockvault: \(error.description)")
+            printFailure("blockvault: \(error.description)")
             Foundation.exit(1)
         } catch {
             // Usage mistakes exit with 2 (as docs/CLI.md says); --help and --version still exit 0.

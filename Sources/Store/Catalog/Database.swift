@@ -144,14 +144,19 @@ public final class Database {
 
     /// The error for a failed statement: damage to the file gets a message that says what to do.
     func failure(_ sql: String) -> StoreError {
-        guard let handle else { return .catalog("\(lastMessage) (in: \(sql.prefix(200)))") }
+        guard let handle else { return .catalog("\(lastMessage) (in: \(Database.oneLine(sql, 200)))") }
         let code = sqlite3_errcode(handle) & 0xFF
         // SQLite reports some read errors (EIO) as damage: the system's errno tells them apart.
-        if let ioError = Database.ioError(handle, path: path) { return .catalog(ioError + " (in: \(sql.prefix(120)))") }
+        if let ioError = Database.ioError(handle, path: path) { return .catalog(ioError + " (in: \(Database.oneLine(sql, 120)))") }
         if code == SQLITE_CORRUPT || code == SQLITE_NOTADB {
             return .corrupt("\(path) is damaged (\(lastMessage)); run 'blockvault repair --apply' to rebuild it from the packs")
         }
-        return .catalog("\(lastMessage) (in: \(sql.prefix(200)))")
+        return .catalog("\(lastMessage) (in: \(Database.oneLine(sql, 200)))")
+    }
+
+    /// The start of a statement on one line (an error is one line, and statements span several).
+    static func oneLine(_ sql: String, _ length: Int) -> String {
+        String(sql.split(whereSeparator: \.isWhitespace).joined(separator: " ").prefix(length))
     }
 
     /// "cannot read PATH: …; check the disk" when a read of the database file has failed on this

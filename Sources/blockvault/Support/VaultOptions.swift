@@ -106,6 +106,12 @@ func printError(_ text: String) {
     Console.write(text + "\n", to: 2)
 }
 
+/// Writes a command's failure to stderr as exactly one line, whatever its parts held (a peer's
+/// reason, a file name or a statement with line breaks).
+func printFailure(_ text: String) {
+    printError(text.split(whereSeparator: \.isNewline).joined(separator: " "))
+}
+
 /// Writes a line to stdout, retrying interrupted and short writes (print() does neither).
 func print(_ text: String) {
     Console.write(text + "\n", to: 1)
