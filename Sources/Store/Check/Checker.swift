@@ -48,6 +48,7 @@ public struct Checker {
         let reading = options.readData ? PackReading(vault: vault, workers: options.workers) : nil
         defer { reading?.cancel() }
         var visited = Set<Int64>()
+        var goneWithFooter: [(id: BlockID, pack: String)] = []   // marked once the pass over the blocks is over
         func checkPack(_ pack: (id: Int64, name: String, kind: Int, size: Int), _ entries: [BlockID: PackEntry]) {
             report.packsChecked += 1
             visited.insert(pack.id)
@@ -64,7 +65,31 @@ public struct Checker {
             }
             let sealed: SealedPack
             do { sealed = try vault.storage.sealedPack(named: pack.name) } catch {
-                for id in entries.keys { damaged[id] = "pack \(pack.name) is damaged (\(error))" }
+                guard toRead.contains(pack.name) else {
+                    for id in entries.keys { damaged[id] = "pack \(pack.name) is damaged (\(error))" }
+                    return
+                }
+                // Its footer is gone, not necessarily its blocks: each is read where the catalog
+                // places it. One that is gone (cut off, or not matching its hash) is marked for the
+                // next backup to store again; one that reads is left for repair to salvage.
+                let reader = PackReader(storage: vault.storage, dictionaries: vault.dictionaries)
+                var intact = 0
+                for (id, entry) in entries {
+                    do {
+                        _ = try reader.read(BlockLocation(pack: pack.name, entry: entry))
+                        intact += 1
+                    } catch let readError {
+                        if case .io = readError {   // a read error is never taken for damage
+                            damaged[id] = "pack \(pack.name) is damaged (\(error)) and the block cannot be read (\(readError))"
+                            continue
+                        }
+                        damaged[id] = "pack \(pack.name) is damaged and the block is gone (\(readError))"
+                        goneWithFooter.append((id, pack.name))
+                    }
+                }
+                if intact > 0 {
+                    report.problems.append("pack \(pack.name) is damaged (\(error)); \(intact) of its \(entries.count) blocks still read and verify: 'blockvault repair --apply' salvages them")
+                }
                 return
             }
             if sealed.size != pack.size {
@@ -107,7 +132,7 @@ public struct Checker {
             report.bytesRead = result.bytes
             for (id, why) in result.damaged where damaged[id] == nil { damaged[id] = why }
             report.problems += result.packErrors.sorted()
-            for id in markForStoringAgain(result.corrupt, notes: &report.notes) {
+            for id in markForStoringAgain(result.corrupt + goneWithFooter, notes: &report.notes) {
                 damaged[id] = (damaged[id] ?? "") + " (marked missing: the next backup of a file that holds it stores it again)"
             }
         }
