@@ -173,6 +173,27 @@ extension EndToEndTests {
             try scenario.expectNextBackupSucceeds("after repair of a foreign WAL")
         }
 
+        @Test("an older copy of catalog.db put back (or a stale WAL replayed): repair --apply sees the snapshots only the packs still record and rebuilds, losing none")
+        func olderCatalogPutBack() throws {
+            let scratch = try ScratchDirectory("older-catalog")
+            defer { scratch.remove() }
+            let scenario = try FaultScenario(scratch: scratch)
+            try scenario.recordTwoSnapshots()
+            let vault = scenario.vault
+            let catalog = vault.path + "/catalog.db"
+            try #require(!Files.exists(catalog + "-wal"), "the catalog should be checkpointed after a command")
+            let older = try Files.read(catalog)
+            try Files.write(scenario.source + "/base/third.txt", text: "written after the copy\n")
+            try scenario.expectNextBackupSucceeds("the third backup")
+            try Files.write(catalog, older)
+
+            let repair = try vault.run("repair", ["--apply", "--json"])
+            #expect(repair.succeeded, "\(repair)")
+            let report = try repair.decode(RepairJSON.self)
+            #expect(report.rebuilt && report.broken.isEmpty, "repair should rebuild from the packs, losing nothing: \(repair)")
+            try scenario.expectVaultIntact("after repair of an older catalog")
+        }
+
         // MARK: A read-only or full vault disk
 
         /// Runs commands with the vault bind-mounted read-only in a private mount namespace.
