@@ -1204,7 +1204,8 @@ def honest(stage, mutate=None, hangup_after=None, truncate_at=None):
                 return
             kind, payload = got
             if kind == 1:
-                got = yield b""
+                # Protocol 3: the sender answers the receiver's hello with its highest sequence.
+                got = yield frame(9, varint(max(v.seq for v in versions)))
                 if got is None:
                     return
                 kind, payload = got
