@@ -27,13 +27,13 @@ public struct ChunkerParameters: Codable, Sendable, Hashable {
     }
 
     /// The default FastCDC parameters: 127 KiB minimum, 128 KiB normal, 512 KiB maximum. Chosen by
-    /// `make bench`'s parameter sweep (see README): the real mean block is about 167 KiB (~6,250 rows
+    /// `make bench`'s parameter sweep (docs/BENCHMARKS.md): the real mean block is about 167 KiB (~6,250 rows
     /// per GiB) and an edit costs about one block. Every byte below the minimum is skipped by the
     /// cut-point scan, so the minimum sets how much of the data the scan touches. Between the minimum
     /// and the normal size the mask is four bits harder than after it, so a cut lands there in only
     /// ~3% of blocks with 112 KiB (0.3.0) and ~0.2% with 127 KiB: those 15 KiB were scanned for almost
     /// nothing. 127 KiB makes chunk + hash ~13% faster than 112 KiB, for the same or fewer new bytes
-    /// after 400 small edits and the same or smaller vault (measured; README). A tighter distribution
+    /// after 400 small edits and the same or smaller vault (measured; docs/BENCHMARKS.md). A tighter distribution
     /// after the normal size (normalization level 3, 16 KiB mean beyond it) would scan even less but
     /// stored 0.6% more of the 805 MB tar: duplicated regions inside one file resynchronise less
     /// often. Vaults keep the sizes in their configuration, so vaults made with earlier defaults cut

@@ -1,9 +1,10 @@
 import Chunker
 import Foundation
 
-/// Records a new snapshot of a directory: one walker (the calling thread), one worker per core that
-/// reads, chunks, hashes and compresses whole files, a pack writer, and a committer thread that is
-/// the catalog's only writer. Queues between them are bounded.
+/// Records a new snapshot of a directory: one walker (the calling thread), two readers per core that
+/// read, chunk and hash whole files and compress their small blocks, one compressor per core for
+/// frames of large blocks, a pack writer, and a committer thread that is the catalog's only writer.
+/// Queues between them are bounded.
 public final class Backup {
     /// Files (or versions) handed over at once, and the file bytes at which a batch of files is
     /// handed over early so that one reader does not take all the large files of a directory.
