@@ -1049,9 +1049,18 @@ def versions_record(versions, folders=(FOLDER,), folder_count=None, version_coun
             + varint(len(lists) if list_count is None else list_count) + b"".join(lists))
 
 
-def snapshot_record(sid, seq, files, folder=FOLDER):
+def snapshot_record(sid, seq, files=None, folder=FOLDER):
+    """A snapshot record at `seq` whose file count and bytes are what the honest sessions' versions
+    hold as of it (a replica records a snapshot only when they agree with what it holds); `files`,
+    when given, is the count it claims instead."""
+    latest = {}
+    for v in SESSION1 + SESSION2:
+        if v.seq <= seq:
+            latest[v.path] = v
+    regular = [v for v in latest.values() if v.kind == 0]
+    count = len(regular) if files is None else files
     return (bytes([2]) + bstr(sid.encode()) + bstr(folder) + signed(MTIME) + bstr(b"master") + bstr(b"")
-            + signed(seq) + signed(files) + signed(0) + bytes([0]) + varint(0))
+            + signed(seq) + signed(count) + signed(sum(len(v.content()) for v in regular)) + bytes([0]) + varint(0))
 
 
 def index_batch(versions, snapshots, done=1, record=None, snapshot_count=None):
@@ -1105,7 +1114,7 @@ def expected_tree(directory, versions):
 def session_frames(stage):
     """What an honest master sends in session 1 or 2, keyed by the request it answers."""
     versions, sid, seq = (SESSION1, S1, 3) if stage == 1 else (SESSION2, S2, 5)
-    snaps = [snapshot_record(S1, 3, 3)] + ([snapshot_record(S2, 5, 3)] if stage == 2 else [])
+    snaps = [snapshot_record(S1, 3)] + ([snapshot_record(S2, 5)] if stage == 2 else [])
     return versions, index_batch(versions, snaps)
 
 
@@ -1212,7 +1221,7 @@ def honest(stage, mutate=None, hangup_after=None, truncate_at=None):
             if kind == 2:
                 after = read_varint(payload, 0)[0]
                 after = (after >> 1) ^ -(after & 1)
-                snaps = [snapshot_record(S1, 3, 3)] + ([snapshot_record(S2, 5, 3)] if stage == 2 else [])
+                snaps = [snapshot_record(S1, 3)] + ([snapshot_record(S2, 5)] if stage == 2 else [])
                 message = batch if after == 0 else index_batch([v for v in versions if v.seq > after], snaps)
             elif kind == 7:
                 message = frame(8, varint(0))
@@ -1236,7 +1245,7 @@ def hostile_cases():
     """(name, script factory): each a master that breaks the protocol one way, on top of session 1."""
     cases = []
     versions2, batch2 = session_frames(2)
-    snaps2 = [snapshot_record(S1, 3, 3), snapshot_record(S2, 5, 3)]
+    snaps2 = [snapshot_record(S1, 3), snapshot_record(S2, 5)]
 
     def replace(kind_number, new_bytes):
         return lambda sent, message: new_bytes if message[4] == kind_number else message
@@ -1266,7 +1275,7 @@ def hostile_cases():
                       honest(2, mutate=lambda s, m, v=value: hello(version=2) if s == 0 else (frame(8, varint(v)) if m[4] == 8 else m))))
     cases.append(("sequence 2^63-1 (a jump)", honest(2, mutate=replace_batch(record=versions_record([V((1 << 63) - 1, b"a.txt", blocks=[A2])])))))
     cases.append(("sequence going backwards", honest(2, mutate=replace_batch(record=versions_record([V(2, b"a.txt", blocks=[A2])])))))
-    cases.append(("snapshot with sequence 2^63-1", honest(2, mutate=replace_batch(snapshots=[snapshot_record(S2, (1 << 63) - 1, 3)]))))
+    cases.append(("snapshot with sequence 2^63-1", honest(2, mutate=replace_batch(snapshots=[snapshot_record(S2, (1 << 63) - 1)]))))
     cases.append(("wrong bytes for a block's hash",
                   honest(2, mutate=replace(5, frame(5, varint(2) + block_entry(A2, stored=A2[:-1] + b"x") + block_entry(C))))))
     cases.append(("a block that was not asked for", honest(2, mutate=replace(5, frame(5, varint(1) + block_entry(b"never asked"))))))
@@ -1279,8 +1288,8 @@ def hostile_cases():
         cases.append((label, honest(2, mutate=replace_batch(record=versions_record([V(4, path, blocks=[A2])])))))
     cases.append(("relative folder", honest(2, mutate=replace_batch(record=versions_record([V(4, b"a.txt", blocks=[A2])], folders=(b"src",))))))
     cases.append(("folder with '..'", honest(2, mutate=replace_batch(record=versions_record([V(4, b"a.txt", blocks=[A2])], folders=(b"/src/../etc",))))))
-    cases.append(("snapshot of folder '..'", honest(2, mutate=replace_batch(snapshots=[snapshot_record(S2, 5, 3, folder=b"/../x")]))))
-    cases.append(("malformed snapshot id", honest(2, mutate=replace_batch(snapshots=[snapshot_record("../../etc/xx", 5, 3)]))))
+    cases.append(("snapshot of folder '..'", honest(2, mutate=replace_batch(snapshots=[snapshot_record(S2, 5, folder=b"/../x")]))))
+    cases.append(("malformed snapshot id", honest(2, mutate=replace_batch(snapshots=[snapshot_record("../../etc/xx", 5)]))))
     cases.append(("trailing bytes after a message", honest(2, mutate=lambda s, m: frame(3, m[5:] + b"\x00") if m[4] == 3 else m)))
     cases.append(("another master's hello", honest(2, mutate=lambda s, m: hello(device="ef" * 32) if s == 0 else m)))
     cases.append(("receive-only hello", honest(2, mutate=lambda s, m: hello(receive_only=1) if s == 0 else m)))
@@ -1290,7 +1299,10 @@ def hostile_cases():
 
 
 # A master may send these and be ignored rather than refused; what follows must still hold.
-MAY_ACCEPT = {"snapshot with sequence 2^63-1", "snapshot of folder '..'"}
+# A receiver of protocol 3 asks for a dictionary only for a block that needs one, and these sessions
+# send none: the forged answer is never asked for, and the session may succeed.
+MAY_ACCEPT = {"snapshot with sequence 2^63-1", "snapshot of folder '..'"} | {
+    f"dictionary request answered with count {label}" for label in ("2^63", "2^64-1", "2^62")}
 
 
 def hostile_fixture():
