@@ -173,7 +173,7 @@ extension EndToEndTests {
             try scenario.expectNextBackupSucceeds("after repair of a foreign WAL")
         }
 
-        @Test("an older copy of catalog.db put back (or a stale WAL replayed): repair --apply sees the snapshots only the packs still record and rebuilds, losing none")
+        @Test("an older copy of catalog.db put back (or a stale WAL replayed): a backup refuses it, repair --apply rebuilds from the packs, losing no snapshot")
         func olderCatalogPutBack() throws {
             let scratch = try ScratchDirectory("older-catalog")
             defer { scratch.remove() }
@@ -186,6 +186,10 @@ extension EndToEndTests {
             try Files.write(scenario.source + "/base/third.txt", text: "written after the copy\n")
             try scenario.expectNextBackupSucceeds("the third backup")
             try Files.write(catalog, older)
+            // A backup on top of it would adopt the newer packs and lose their snapshots.
+            let refused = try vault.run("backup", [scenario.source])
+            scenario.expectCleanFailure(refused, "a backup onto an older catalog")
+            #expect(refused.errorOutput.contains("older than the packs") && refused.errorOutput.contains("repair --apply"), "\(refused)")
 
             let repair = try vault.run("repair", ["--apply", "--json"])
             #expect(repair.succeeded, "\(repair)")

@@ -205,28 +205,11 @@ public enum Repair {
         }
     }
 
-    /// Why the catalog is older than the packs, or nil: a sealed metadata pack it does not record
-    /// holds a snapshot it neither lists nor forgot (a stale WAL replayed, an older copy of
-    /// catalog.db put back). Adopting such a pack would keep its blocks and lose its snapshots; a
-    /// rebuild from the packs brings them back. Read-only.
+    /// Why the catalog is older than the packs, or nil (see `Vault.newerSnapshot`): a rebuild from
+    /// the packs brings back what it lost. Read-only.
     static func staleness(_ vaultPath: String, vaultID: String) throws -> String? {
         let catalog = try Catalog(path: Vault.catalogPath(vaultPath), writable: false, readOnly: true, vaultID: vaultID)
-        let storage = LocalPackStorage(directory: "\(vaultPath)/packs")
-        let known = Set(try catalog.packNames()).union(try catalog.pendingDeletions())
-        let unrecorded = try storage.list().filter { !known.contains($0) }
-        guard !unrecorded.isEmpty else { return nil }
-        let listed = Set(try catalog.snapshots().map(\.snapshot.id)).union(try catalog.forgottenSnapshotIDs())
-        let reader = PackReader(storage: storage, dictionaries: DictionarySet())   // records use no dictionary
-        for name in unrecorded.sorted() {
-            guard let pack = try? storage.sealedPack(named: name), pack.kind == .metadata else { continue }
-            for entry in pack.entries {
-                guard let bytes = try? Array(reader.read(BlockLocation(pack: name, entry: entry))),
-                      bytes.first == MetadataRecord.snapshotKind,
-                      let (snapshot, _) = try? MetadataRecord.decodeSnapshot(bytes), !listed.contains(snapshot.id) else { continue }
-                return "catalog.db lacks snapshot \(snapshot.id), whose record metadata pack \(name) holds (a stale WAL or an older copy of catalog.db?)"
-            }
-        }
-        return nil
+        return try Vault.newerSnapshot(catalog: catalog, storage: LocalPackStorage(directory: "\(vaultPath)/packs"))
     }
 
     private static func rebuild(vaultPath: String, configuration: VaultConfiguration, reason: String, apply: Bool,

@@ -16,6 +16,11 @@ extension Vault {
             let text = String(decoding: name, as: UTF8.self)
             if text.hasPrefix(".tmp-") && text.hasSuffix("-config.json") { unlink("\(path)/\(text)") }
         }
+        // Adopting the packs of a catalog that went back in time would build new history over
+        // sequence numbers the packs already use, and lose the snapshots they record.
+        if let stale = try Vault.newerSnapshot(catalog: catalog, storage: storage) {
+            throw StoreError.invalidVault("\(stale); run 'blockvault repair --apply' to rebuild it from the packs")
+        }
         try finishPendingDeletions()
         let known = try Set(catalog.packNames())
         let present = try storage.list()
@@ -28,6 +33,28 @@ extension Vault {
             adopted += 1
         }
         return adopted
+    }
+
+    /// Why `catalog` is older than the packs, or nil: a sealed metadata pack it does not record holds
+    /// a snapshot beyond the catalog's last sequence (a stale WAL replayed, an older copy of
+    /// catalog.db put back). A killed backup leaves at most a snapshot record whose versions were
+    /// all committed, so within that sequence. Reads only unrecorded metadata packs.
+    static func newerSnapshot(catalog: Catalog, storage: LocalPackStorage) throws -> String? {
+        let known = Set(try catalog.packNames()).union(try catalog.pendingDeletions())
+        let unrecorded = try storage.list().filter { !known.contains($0) }.sorted()
+        guard !unrecorded.isEmpty else { return nil }
+        let last = try catalog.maximumSequence()
+        let reader = PackReader(storage: storage, dictionaries: DictionarySet())   // records use no dictionary
+        for name in unrecorded {
+            guard let pack = try? storage.sealedPack(named: name), pack.kind == .metadata else { continue }
+            for entry in pack.entries {
+                guard let bytes = try? Array(reader.read(BlockLocation(pack: name, entry: entry))),
+                      bytes.first == MetadataRecord.snapshotKind,
+                      let (snapshot, _) = try? MetadataRecord.decodeSnapshot(bytes), snapshot.sequence > last else { continue }
+                return "catalog.db is older than the packs: metadata pack \(name) records snapshot \(snapshot.id) at sequence \(snapshot.sequence), beyond the catalog's \(last) (a stale catalog.db-wal, or an older copy of catalog.db?)"
+            }
+        }
+        return nil
     }
 
     /// Deletes the packs an interrupted prune had already unreferenced, then forgets the list.
