@@ -80,3 +80,35 @@ extension EndToEndTests.LifecycleTests {
         #expect(clean.succeeded, "\(clean)")
     }
 }
+
+extension EndToEndTests.LifecycleTests {
+    @Test("a pack cut in half: check --read-data marks the blocks it lost, a backup stores them again, repair salvages the rest")
+    func truncatedPackBlocksAreStoredAgain() throws {
+        let life = try LifecycleVault("life-mark-truncated")
+        defer { life.scratch.remove() }
+        try life.writeHistoryWithEdits()
+        let block = try life.storedBlock(ofSourceFile: "data/target.bin")
+        let pack = life.packPath(block.pack)
+        let size = Int(try Files.status(pack).st_size)
+        guard truncate(pack, off_t(block.offset + block.storedLength / 2)) == 0 else { throw FileSystemError("cannot truncate", pack) }
+        #expect(block.offset + block.storedLength / 2 < size)
+
+        let check = try life.check(["--read-data"])
+        #expect(check.status == 1 && !check.signaled, "\(check)")
+        #expect(Self.problemLines(check).contains { $0.contains("data/target.bin") && $0.contains("next backup") },
+                "the block cut off is named with the file it breaks, marked for the next backup: \(check)")
+
+        let healing = try life.backup()
+        #expect(healing.errors == 0 && healing.bytesAdded > 0, "the lost blocks are stored again: \(healing)")
+        let latest = life.scratch.child("latest")
+        _ = try life.vault.expectSuccess(life.vault.run("restore", ["--target", latest, "latest"]))
+        #expect(try Files.read(latest + "/data/target.bin") == Files.read(life.source + "/data/target.bin"))
+
+        // What the cut pack still holds is copied out; the latest snapshot keeps restoring.
+        let repair = try life.vault.run("repair", ["--apply"])
+        #expect(repair.succeeded, "\(repair)")
+        let repaired = life.scratch.child("repaired")
+        _ = try life.vault.expectSuccess(life.vault.run("restore", ["--target", repaired, "latest"]))
+        #expect(try Files.read(repaired + "/data/target.bin") == Files.read(life.source + "/data/target.bin"))
+    }
+}
