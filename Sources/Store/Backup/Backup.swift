@@ -193,6 +193,7 @@ public final class Backup {
                                 tags: options.tags, sequence: sequence,
                                 files: Int64(summary.filesUnchanged + summary.filesNew + summary.filesChanged),
                                 bytes: walker.bytesUnchanged + shared.storedBytes, partial: !summary.errors.isEmpty, metadataID: nil)
+        snapshot.root = Backup.rootStatus(rootDescriptor)
         snapshot = try MetadataWriter(vault: vault).writeSnapshot(snapshot, folder: folder, stream: metadata)
         phase("metadata and snapshot")
         summary.snapshot = snapshot
@@ -264,5 +265,17 @@ private final class SharedResults: Sendable {
             summary.bytesRead = state.bytesRead
             return summary
         }
+    }
+}
+
+extension Backup {
+    /// The backed-up directory's own status, read from the descriptor the backup holds; nil when it
+    /// cannot be read (the snapshot then restores as before, without it).
+    static func rootStatus(_ descriptor: Int32) -> SnapshotRoot? {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return nil }
+        let attributes = (try? ExtendedAttributes.read(fd: descriptor)) ?? ExtendedAttributes()
+        return SnapshotRoot(mode: UInt32(status.st_mode & 0o7777), uid: status.st_uid, gid: status.st_gid,
+                            modificationTime: FileSystem.nanoseconds(status.st_mtim), xattrs: attributes)
     }
 }

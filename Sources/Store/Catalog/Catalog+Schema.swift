@@ -25,12 +25,14 @@ extension Catalog {
     """
 
     /// Schema 6 → 7, also part of a new catalog: a version's extended attributes (POSIX ACLs are
-    /// the `system.posix_acl_*` attributes) and a device node's device number; and the snapshots
-    /// `forget` removed, so a replica never takes them back from its master without their versions.
+    /// the `system.posix_acl_*` attributes) and a device node's device number; the snapshots
+    /// `forget` removed, so a replica never takes them back from its master without their versions;
+    /// and a snapshot's root (the backed-up directory's own status, `MetadataRecord.encodeRoot`).
     static let schema7 = """
     ALTER TABLE versions ADD COLUMN xattrs BLOB;
     ALTER TABLE versions ADD COLUMN rdev INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE forgotten_snapshots(snapshot_id TEXT PRIMARY KEY) STRICT, WITHOUT ROWID;
+    ALTER TABLE snapshots ADD COLUMN root BLOB;
     """
 
     /// One row per device met, keyed by short id; `device_id` (the full id as hex) is NULL for a

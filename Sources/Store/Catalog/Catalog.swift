@@ -469,30 +469,33 @@ public final class Catalog {
 
     public func insertSnapshot(_ snapshot: Snapshot, folder: Int64) throws(StoreError) {
         let statement = try database.prepare("""
-            INSERT INTO snapshots(snapshot_id, folder, time_ns, host, tags, sequence, files, bytes, partial, metadata)
-            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO snapshots(snapshot_id, folder, time_ns, host, tags, sequence, files, bytes, partial, metadata, root)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try statement.bind([.text(snapshot.id), .integer(folder), .integer(snapshot.time), .text(snapshot.host),
                             .text(snapshot.tags.joined(separator: ",")), .integer(snapshot.sequence),
                             .integer(snapshot.files), .integer(snapshot.bytes), .integer(snapshot.partial ? 1 : 0)])
         if let metadata = snapshot.metadataID { try statement.bind(metadata, at: 10) }
+        if let root = snapshot.root { try statement.bind(MetadataRecord.encodeRoot(root), at: 11) }
         try statement.step()
     }
 
     /// Every snapshot, oldest first, with its folder's row id.
     public func snapshots() throws(StoreError) -> [(folder: Int64, snapshot: Snapshot)] {
         let statement = try database.prepare("""
-            SELECT s.snapshot_id, f.path, s.time_ns, s.host, s.tags, s.sequence, s.files, s.bytes, s.partial, s.metadata, s.folder
+            SELECT s.snapshot_id, f.path, s.time_ns, s.host, s.tags, s.sequence, s.files, s.bytes, s.partial, s.metadata, s.folder,
+                   s.root
             FROM snapshots s JOIN folders f ON f.id = s.folder ORDER BY s.time_ns, s.id
             """)
         var result: [(Int64, Snapshot)] = []
         while try statement.step() {
             let tags = statement.text(4)
+            let root = statement.isNull(11) ? nil : try MetadataRecord.decodeRoot(statement.blob(11))
             result.append((statement.int64(10), Snapshot(
                 id: statement.text(0), folderPath: statement.blob(1), time: statement.int64(2), host: statement.text(3),
                 tags: tags.isEmpty ? [] : tags.split(separator: ",").map(String.init), sequence: statement.int64(5),
                 files: statement.int64(6), bytes: statement.int64(7), partial: statement.int64(8) != 0,
-                metadataID: statement.isNull(9) ? nil : statement.blockID(9))))
+                metadataID: statement.isNull(9) ? nil : statement.blockID(9), root: root)))
         }
         return result
     }

@@ -13,8 +13,9 @@ import Chunker
 ///   attributes (bytes: `ExtendedAttributes`' encoding, empty for none). Decoders that predate the
 ///   extras stop after the block lists and so still read such a record (without them); a record
 ///   without extras is what they always wrote.
-/// - snapshot (kind 2): id, folder path, time, host, tags, sequence, files, bytes, partial, and the
-///   IDs of the versions records written with it.
+/// - snapshot (kind 2): id, folder path, time, host, tags, sequence, files, bytes, partial, the
+///   IDs of the versions records written with it, and (since 0.6.0, when recorded) the backed-up
+///   directory's own status (`encodeRoot`, as bytes); decoders that predate it stop before it.
 /// - forget (kind 3): the ids of forgotten snapshots, then forgotten version sequence numbers as
 ///   sorted (start, count) ranges. A rebuild applies it, so forgotten history stays forgotten.
 /// - dictionary (kind 4): a zstd dictionary's ID, then its bytes. Blocks compressed with it (data
@@ -173,7 +174,32 @@ public enum MetadataRecord {
         writer.append(snapshot.partial ? 1 : 0)
         writer.appendVarint(UInt64(versionRecords.count))
         versionRecords.forEach { writer.append($0) }
+        if let root = snapshot.root { writer.appendBytes(encodeRoot(root)) }
         return writer.bytes
+    }
+
+    /// A snapshot root's encoding (the snapshot record's last field, the catalog's `snapshots.root`):
+    /// mode, uid, gid (varints), mtime (signed), extended attributes (bytes, empty for none).
+    static func encodeRoot(_ root: SnapshotRoot) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.appendVarint(UInt64(root.mode))
+        writer.appendVarint(UInt64(root.uid))
+        writer.appendVarint(UInt64(root.gid))
+        writer.appendSigned(root.modificationTime)
+        writer.appendBytes(root.xattrs.encoded ?? [])
+        return writer.bytes
+    }
+
+    static func decodeRoot(_ bytes: [UInt8]) throws(StoreError) -> SnapshotRoot {
+        var reader = ByteReader(bytes)
+        let mode = UInt32(truncatingIfNeeded: try reader.varint()) & 0o7777
+        let uid = UInt32(truncatingIfNeeded: try reader.varint())
+        let gid = UInt32(truncatingIfNeeded: try reader.varint())
+        let time = try reader.signed()
+        let attributes = try reader.byteString(limit: ExtendedAttributes.maximumEncodedSize)
+        guard reader.isAtEnd else { throw .corrupt("a snapshot root has trailing bytes") }
+        return SnapshotRoot(mode: mode, uid: uid, gid: gid, modificationTime: time,
+                            xattrs: attributes.isEmpty ? ExtendedAttributes() : try ExtendedAttributes(encoded: attributes))
     }
 
     static func encodeForget(snapshots: [String], sequences: [Int64]) -> [UInt8] {
@@ -223,9 +249,11 @@ public enum MetadataRecord {
         let count = try reader.elementCount(minimumSize: 32)
         var records: [BlockID] = []
         for _ in 0..<count { records.append(try reader.blockID()) }
-        let snapshot = Snapshot(id: id, folderPath: folder, time: time, host: host,
+        var snapshot = Snapshot(id: id, folderPath: folder, time: time, host: host,
                                 tags: tags.isEmpty ? [] : tags.split(separator: ",").map(String.init),
                                 sequence: sequence, files: files, bytes: bytesCount, partial: partial, metadataID: nil)
+        // The root came later: a record without it ends here (and older decoders stop here).
+        if !reader.isAtEnd { snapshot.root = try decodeRoot(try reader.byteString(limit: ExtendedAttributes.maximumEncodedSize + 64)) }
         return (snapshot, records)
     }
 

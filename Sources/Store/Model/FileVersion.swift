@@ -104,6 +104,26 @@ public struct Snapshot: Sendable, Hashable {
     public var partial: Bool
     /// The ID of the snapshot's metadata record in a metadata pack.
     public var metadataID: BlockID?
+    /// The backed-up directory's own status when the backup recorded it (nil for older snapshots).
+    public var root: SnapshotRoot? = nil
 
     public var folderDisplay: String { String(decoding: folderPath, as: UTF8.self) }
+}
+
+/// The backed-up directory's own mode, owner, modification time and extended attributes, which a
+/// restore of the whole snapshot into a new or empty directory gives that directory.
+public struct SnapshotRoot: Sendable, Hashable {
+    public var mode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var modificationTime: Int64
+    public var xattrs: ExtendedAttributes
+
+    public init(mode: UInt32, uid: UInt32, gid: UInt32, modificationTime: Int64, xattrs: ExtendedAttributes) {
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.modificationTime = modificationTime
+        self.xattrs = xattrs
+    }
 }

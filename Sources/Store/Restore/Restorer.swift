@@ -52,6 +52,8 @@ public final class Restorer {
     private var summary = RestoreSummary()
     private var warnings = RestoreWarnings()
     private var directories: [FileVersion] = []
+    /// The target directory's own status to give it last (a whole snapshot restored into a new directory).
+    private var targetRoot: FileVersion?
     private var firstLinks: [HardLinkKey: [UInt8]] = [:]
     /// Hard links to make once their first file is in place: (where, relative to the target; to what).
     private var hardLinks: [(path: [UInt8], first: [UInt8])] = []
@@ -75,6 +77,15 @@ public final class Restorer {
         let isNew = FileSystem.lstat(self.target) == nil || (try? FileSystem.listDirectory(self.target))?.isEmpty == true
         try FileSystem.makeDirectories(target)
         verified = [[]: isNew]
+        // A whole snapshot restored into a new or empty directory gives it the backed-up directory's
+        // own status, last (a directory the user already had keeps its own).
+        if isNew, options.includes.isEmpty, let root = snapshot.root {
+            var entry = FileVersion(path: [], type: .directory)
+            (entry.mode, entry.uid, entry.gid, entry.modificationTime, entry.xattrs) = (root.mode, root.uid, root.gid, root.modificationTime, root.xattrs)
+            targetRoot = entry
+        } else {
+            targetRoot = nil
+        }
         // Directories get their recorded mode and times even when the restore stops half-way.
         var directoriesDone = false
         defer { if !directoriesDone { finishDirectories() } }
@@ -120,6 +131,8 @@ public final class Restorer {
             applyMetadata(directory, to: target + [UInt8(ascii: "/")] + directory.path)
         }
         directories = []
+        if let root = targetRoot { applyMetadata(root, to: target) }
+        targetRoot = nil
     }
 
     /// Plans with `body`, then waits for the pipeline's workers; throws the first failure of either.
