@@ -22,11 +22,11 @@ of a repetition, then the median over repetitions. MB = 10^6 bytes.
 import statistics
 import sys
 
-TOOLS = ["blockvault", "restic", "borg"]
+TOOLS = ["blockvault", "restic", "borg", "baseline"]
 CORPORA = ["docs", "binaries", "bigfile", "scale"]
 STEPS = [("b1", "initial backup"), ("b2", "no-change backup"), ("b3", "edited backup"),
          ("restore", "restore")]
-RATIO_COLUMNS = [("bv/restic", "restic"), ("bv/borg", "borg")]
+RATIO_COLUMNS = [("bv/restic", "restic"), ("bv/borg", "borg"), ("bv/base", "baseline")]
 MB = 1e6
 KIB = 1024
 

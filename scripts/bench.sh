@@ -11,6 +11,9 @@
 #   BENCH_CORPORA="..." which corpora to run (default "docs binaries bigfile"; "" for none)
 #   BENCH_KEEP=1        keep vaults, restored trees, src and the primitive files in bench-work/
 #   BENCH_TOOLS="..."   which tools to run (default "blockvault restic borg")
+#   BENCH_BASELINE=BIN  another blockvault binary (e.g. the release build of an earlier commit),
+#                       run as tool "baseline" in the same rotation: a before/after comparison in
+#                       one interleaved run (bv/base column)
 #   BENCH_TIMEOUT=1800  seconds after which one step (backup, restore) is killed and the run fails
 #   BENCH_SCALE=1       the scale scenario (0 skips it); BENCH_SCALE_FILES=1000000 files,
 #                       BENCH_SCALE_REPS=1 repetitions, BENCH_SCALE_TOOLS="blockvault restic"
@@ -34,6 +37,12 @@ QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then REPS=${BENCH_REPS:-1}; else REPS=${BENCH_REPS:-5}; fi
 KEEP=${BENCH_KEEP:-0}
 TOOLS=${BENCH_TOOLS:-"blockvault restic borg"}
+BASELINE=${BENCH_BASELINE:-}
+if [ -n "$BASELINE" ]; then
+    [ -x "$BASELINE" ] || { echo "bench: BENCH_BASELINE=$BASELINE is not an executable blockvault binary" >&2; exit 2; }
+    BASELINE=$(cd "$(dirname "$BASELINE")" && pwd -P)/$(basename "$BASELINE")
+    [[ " $TOOLS " == *" baseline "* ]] || TOOLS="$TOOLS baseline"
+fi
 STEP_TIMEOUT=${BENCH_TIMEOUT:-1800}
 CORPORA=${BENCH_CORPORA-"docs binaries bigfile"}
 SCALE=${BENCH_SCALE:-1}
@@ -48,7 +57,11 @@ die() { echo "bench: error: $*" >&2; exit 1; }
 read -r -a TOOL_LIST <<<"$TOOLS"
 [ "${#TOOL_LIST[@]}" -gt 0 ] || die "BENCH_TOOLS is empty"
 for tool in "${TOOL_LIST[@]}"; do
-    case $tool in blockvault|restic|borg) ;; *) die "unknown tool '$tool' in BENCH_TOOLS" ;; esac
+    case $tool in
+        blockvault|restic|borg) ;;
+        baseline) [ -n "$BASELINE" ] || die "tool 'baseline' needs BENCH_BASELINE=/path/to/blockvault" ;;
+        *) die "unknown tool '$tool' in BENCH_TOOLS" ;;
+    esac
 done
 uses() { [[ " ${TOOL_LIST[*]} " == *" $1 "* ]]; }
 read -r -a CORPUS_LIST <<<"$CORPORA"
@@ -104,6 +117,7 @@ heading "blockvault benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 say "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores, $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)"
 say "repetitions $REPS, quick $QUICK, tools: ${TOOL_LIST[*]}, corpora: ${CORPUS_LIST[*]}, scale: $([ "$SCALE" = 1 ] && echo "$SCALE_FILES files, ${SCALE_TOOL_LIST[*]}" || echo off)"
 uses blockvault && say "blockvault $("$BV" --version 2>/dev/null || echo '?')"
+uses baseline && say "baseline: $BASELINE, blockvault $("$BASELINE" --version 2>/dev/null || echo '?')"
 uses restic && say "$(restic version)"
 uses borg && say "$(borg --version)"
 
@@ -195,6 +209,8 @@ tool_env() {
 # backup takes the source directory and the backup's number, restore the target directory.
 tool_command() {
     local tool=$1 action=$2 vault=$3 arg=${4:-} number=${5:-}
+    # The baseline is blockvault run from another binary.
+    if [ "$tool" = baseline ]; then BV=$BASELINE tool_command blockvault "${@:2}"; return; fi
     case $tool:$action in
         blockvault:init) printf '%s\n' "$BV" init --repo "$vault" ;;
         blockvault:backup) printf '%s\n' "$BV" backup --repo "$vault" "$arg" ;;
@@ -219,7 +235,7 @@ tool_command() {
 
 # Exit statuses that mean "finished with warnings" (snapshot recorded, some file unreadable).
 warning_status() {
-    case $1:$2 in blockvault:3|restic:3|borg:1) return 0 ;; *) return 1 ;; esac
+    case $1:$2 in blockvault:3|baseline:3|restic:3|borg:1) return 0 ;; *) return 1 ;; esac
 }
 
 # run_step TOOL STEP DIR CWD LOG TIMED(0|1) ACTION VAULT [ARG...]: runs one tool command (DIR is
@@ -318,7 +334,7 @@ scenario() {
     # restic and borg restore the absolute path of src inside the target; blockvault restores
     # the directory's contents directly into the target (docs/CLI.md).
     local restored=$target
-    [ "$tool" = blockvault ] || restored=$target$SRC
+    case $tool in blockvault|baseline) ;; *) restored=$target$SRC ;; esac
     local check status=0
     check=$(python3 "$SCRIPTS/bench-tree.py" compare "$corpus_dir/v2.manifest.json" "$restored") || status=$?
     echo "restore check: $check" >>"$log"
