@@ -63,8 +63,19 @@ public final class VaultSink: ReplicationSink {
                               receiveOnly: vault.configuration.receiveOnly, protocolVersion: Message.announceVersion)
     }
 
-    public func accept(_ peer: Message.Hello) throws { try writer.checkMaster(peer.deviceID) }
-    public func recordedSequence() throws -> Int64 { try writer.recordedSequence() }
+    /// The device accepted as the sender, whose numbering `recordedSequence` answers in.
+    private var sender: String?
+
+    public func accept(_ peer: Message.Hello) throws {
+        try writer.checkMaster(peer.deviceID)
+        sender = peer.deviceID
+    }
+
+    public func recordedSequence() throws -> Int64 {
+        guard let sender else { return try writer.recordedSequence() }
+        return try writer.recordedSequence(from: sender)
+    }
+
     public func hasBlock(_ id: BlockID) throws -> Bool { try writer.hasBlock(id) }
 
     public func blockIDs(of version: FileVersion, lists: [BlockID: MetadataRecord.BlockListRecord]) throws -> [BlockID] {

@@ -22,6 +22,7 @@ extension Catalog {
     CREATE TABLE missing_blocks(hash BLOB PRIMARY KEY) STRICT, WITHOUT ROWID;
     CREATE TABLE pending_deletions(name TEXT PRIMARY KEY) STRICT;
     \(schema7)
+    \(schema8)
     """
 
     /// Schema 6 → 7, also part of a new catalog: a version's extended attributes (POSIX ACLs are
@@ -33,6 +34,16 @@ extension Catalog {
     ALTER TABLE versions ADD COLUMN rdev INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE forgotten_snapshots(snapshot_id TEXT PRIMARY KEY) STRICT, WITHOUT ROWID;
     ALTER TABLE snapshots ADD COLUMN root BLOB;
+    """
+
+    /// Schema 7 → 8, also part of a new catalog: the origin of a version received from a peer (the
+    /// `devices` row of the device that numbered it, and its sequence there; NULL for a version made
+    /// here), each origin recorded once; and the highest sequence seen from each such device.
+    static let schema8 = """
+    ALTER TABLE versions ADD COLUMN origin INTEGER;
+    ALTER TABLE versions ADD COLUMN origin_sequence INTEGER;
+    CREATE UNIQUE INDEX versions_by_origin ON versions(origin, origin_sequence) WHERE origin IS NOT NULL;
+    CREATE TABLE seen_sequences(device INTEGER PRIMARY KEY, sequence INTEGER NOT NULL) STRICT;
     """
 
     /// One row per device met, keyed by short id; `device_id` (the full id as hex) is NULL for a
@@ -80,6 +91,14 @@ extension Catalog {
             try database.execute("ALTER TABLE blocks ADD COLUMN skip INTEGER NOT NULL DEFAULT 0;")
         case 6:
             try database.execute(schema7)
+        case 7:   // a replica's versions were numbered by its master: they get it as their origin.
+            try database.execute(schema8)
+            let setting = try database.prepare("SELECT value FROM settings_text WHERE key = 'master_device'")
+            guard try setting.step() else { break }
+            let master = setting.text(0)
+            try setting.step()
+            var devices = DeviceTable()
+            try assignOrigin(master, toVersionsWithout: database, devices: &devices)
         default:
             throw .invalidVault("no migration from catalog schema \(version)")
         }

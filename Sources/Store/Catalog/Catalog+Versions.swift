@@ -4,8 +4,11 @@ extension Catalog {
     /// A version row's columns, decoded by `version(from:first:path:)`; the path comes from the names.
     static let versionColumns = """
         v.sequence, v.type, v.size, v.mode, v.uid, v.gid, v.mtime_ns, v.ctime_ns, v.inode, v.device,
-        v.nlink, v.deleted, v.version, v.blocklist, v.link_target, v.modified_by, v.blocks, v.xattrs, v.rdev
+        v.nlink, v.deleted, v.version, v.blocklist, v.link_target, v.modified_by, v.blocks, v.xattrs, v.rdev,
+        v.origin, v.origin_sequence
         """
+    /// How many columns `versionColumns` lists.
+    static let versionColumnCount = 21
 
     /// Decodes the columns listed in `versionColumns`, starting at `first`.
     func version(from row: Statement, first: Int = 0, path: [UInt8]) throws(StoreError) -> FileVersion {
@@ -29,20 +32,29 @@ extension Catalog {
         version.blockCount = row.int(first + 16)
         if !row.isNull(first + 17) { version.xattrs = try ExtendedAttributes(encoded: row.blob(first + 17)) }
         version.rdev = UInt64(bitPattern: row.int64(first + 18))
+        if !row.isNull(first + 19) {
+            version.origin = VersionOrigin(device: try devices.deviceID(ofRow: row.int64(first + 19), in: database),
+                                           sequence: row.int64(first + 20))
+        }
         return version
     }
 
     /// Records a new version of `nameID` and makes it the latest; returns its sequence number.
     /// With `keepSequence` the version keeps `version.sequence` (rebuilding a catalog); otherwise it
-    /// gets the next one.
+    /// gets the next one. Its origin, when it has one, is recorded with it (a version received from
+    /// a peer: see `insertReceivedVersion`, which also raises the seen sequence); an origin recorded
+    /// already is refused (throws).
     @discardableResult
     public func insertVersion(_ version: FileVersion, nameID: Int64, keepSequence: Bool = false) throws(StoreError) -> Int64 {
         let vector = try devices.encode(version.version, in: database)
         let modifiedBy = try devices.row(for: version.modifiedBy, in: database)
+        var originRow: Int64?
+        if let origin = version.origin { originRow = try devices.row(forDevice: origin.device, in: database) }
         let insert = try database.prepare("""
             INSERT INTO versions(name, type, size, mode, uid, gid, mtime_ns, ctime_ns, inode, device, nlink,
-                                 deleted, version, blocklist, link_target, modified_by, blocks, sequence, xattrs, rdev)
-            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                 deleted, version, blocklist, link_target, modified_by, blocks, sequence, xattrs, rdev,
+                                 origin, origin_sequence)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try insert.bind(nameID, at: 1)
         try insert.bind(version.type.rawValue, at: 2)
@@ -64,6 +76,13 @@ extension Catalog {
         if keepSequence { try insert.bind(version.sequence, at: 18) } else { try insert.bindNull(at: 18) }
         if let xattrs = version.xattrs.encoded { try insert.bind(xattrs, at: 19) } else { try insert.bindNull(at: 19) }
         try insert.bind(Int64(bitPattern: version.rdev), at: 20)
+        if let originRow, let origin = version.origin {
+            try insert.bind(originRow, at: 21)
+            try insert.bind(origin.sequence, at: 22)
+        } else {
+            try insert.bindNull(at: 21)
+            try insert.bindNull(at: 22)
+        }
         try insert.step()
         return database.lastInsertRowID
     }
@@ -214,7 +233,8 @@ extension Catalog {
         var result: [(Int64, FileVersion, Int64?)] = []
         while try statement.step() {
             let path = try statement.withBlob(2) { name throws(StoreError) in try paths.path(parent: statement.int64(1), name: name) }
-            let replacedAt: Int64? = statement.isNull(22) ? nil : statement.int64(22)
+            let replaced = 3 + Catalog.versionColumnCount
+            let replacedAt: Int64? = statement.isNull(replaced) ? nil : statement.int64(replaced)
             result.append((statement.int64(0), try version(from: statement, first: 3, path: path), replacedAt))
         }
         return result

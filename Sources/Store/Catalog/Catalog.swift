@@ -9,7 +9,7 @@ import Glibc
 /// Not thread-safe: each thread opens its own `Catalog` on the same file (WAL lets readers run beside
 /// the one writer). Write methods expect to run inside `transaction`.
 public final class Catalog {
-    public static let schemaVersion: Int64 = 7
+    public static let schemaVersion: Int64 = 8
     public let database: Database
     /// Maps the catalog's device rows to short device ids and back (see `DeviceTable`).
     var devices = DeviceTable()

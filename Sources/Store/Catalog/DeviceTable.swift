@@ -9,10 +9,41 @@ struct DeviceTable {
     private var rowsByShortID: [UInt64: Int64] = [:]
     /// Indexed by row id (rows are small, dense integers).
     private var shortIDsByRow: [UInt64?] = []
+    /// Full device ids (hex) of the rows that version origins name.
+    private var deviceIDsByRow: [Int64: String] = [:]
 
     mutating func forgetAll() {
         rowsByShortID.removeAll()
         shortIDsByRow.removeAll()
+        deviceIDsByRow.removeAll()
+    }
+
+    /// The row of the device whose full id (hex) is `deviceID`, inserted when new; a row known only
+    /// by its short id gets the full id.
+    mutating func row(forDevice deviceID: String, in database: Database) throws(StoreError) -> Int64 {
+        let shortID = VersionOrigin.shortID(of: deviceID)
+        if let row = rowsByShortID[shortID], deviceIDsByRow[row] == deviceID { return row }
+        try database.prepare("""
+            INSERT INTO devices(short_id, device_id) VALUES(?, ?)
+            ON CONFLICT(short_id) DO UPDATE SET device_id = excluded.device_id WHERE device_id IS NULL
+            """).run([.integer(Int64(bitPattern: shortID)), .blob(Array(deviceID.utf8))])
+        let row = try row(for: shortID, in: database)
+        deviceIDsByRow[row] = deviceID
+        return row
+    }
+
+    /// The full id (hex) of the device in `row`; throws when the row has none.
+    mutating func deviceID(ofRow row: Int64, in database: Database) throws(StoreError) -> String {
+        if let known = deviceIDsByRow[row] { return known }
+        let statement = try database.prepare("SELECT device_id FROM devices WHERE id = ?")
+        try statement.bind([.integer(row)])
+        guard try statement.step(), !statement.isNull(0) else {
+            throw .corrupt("a version's origin names device row \(row), whose full id the devices table lacks; run 'blockvault repair --apply'")
+        }
+        let deviceID = String(decoding: statement.blob(0), as: UTF8.self)
+        try statement.step()
+        deviceIDsByRow[row] = deviceID
+        return deviceID
     }
 
     /// The row of the device with `shortID`, inserted (known only by its short id) when new.

@@ -12,7 +12,11 @@ import Chunker
 ///   them, its index in the record (ascending), its device number (varint) and its extended
 ///   attributes (bytes: `ExtendedAttributes`' encoding, empty for none). Decoders that predate the
 ///   extras stop after the block lists and so still read such a record (without them); a record
-///   without extras is what they always wrote.
+///   without extras is what they always wrote. Then, only when some version has an origin (it was
+///   received from a peer), the origins: device count and their full ids (strings), count and, per
+///   version that has one (ascending index): its index, its device's index, its sequence there.
+///   The extras section is written (maybe empty) whenever origins follow it; decoders that predate
+///   the origins stop after the extras.
 /// - snapshot (kind 2): id, folder path, time, host, tags, sequence, files, bytes, partial, the
 ///   IDs of the versions records written with it, and (since 0.6.0, when recorded) the backed-up
 ///   directory's own status (`encodeRoot`, as bytes); decoders that predate it stop before it.
@@ -131,18 +135,53 @@ public enum MetadataRecord {
             lists.append(BlockListRecord(hash: hash, size: size, ids: try reader.byteString()))
         }
         if !reader.isAtEnd { try readExtras(&reader, into: &versions) }
+        if !reader.isAtEnd { try readOrigins(&reader, into: &versions) }
         return (versions, lists)
     }
 
     /// The extras section of a versions record (see the encoding above); nothing when no version has any.
+    /// Also writes the origins section after it (see the encoding above), when some version has an origin.
     private static func appendExtras(_ versions: [FileVersion], to writer: inout ByteWriter) {
         let extras = versions.indices.filter { versions[$0].rdev != 0 || !versions[$0].xattrs.isEmpty }
-        guard !extras.isEmpty else { return }
+        let origins = versions.indices.filter { versions[$0].origin != nil }
+        guard !extras.isEmpty || !origins.isEmpty else { return }
         writer.appendVarint(UInt64(extras.count))
         for index in extras {
             writer.appendVarint(UInt64(index))
             writer.appendVarint(versions[index].rdev)
             writer.appendBytes(versions[index].xattrs.encoded ?? [])
+        }
+        guard !origins.isEmpty else { return }
+        var deviceIndex: [String: Int] = [:]
+        var devices: [String] = []
+        for index in origins where deviceIndex[versions[index].origin!.device] == nil {
+            deviceIndex[versions[index].origin!.device] = devices.count
+            devices.append(versions[index].origin!.device)
+        }
+        writer.appendVarint(UInt64(devices.count))
+        devices.forEach { writer.appendString($0) }
+        writer.appendVarint(UInt64(origins.count))
+        for index in origins {
+            let origin = versions[index].origin!
+            writer.appendVarint(UInt64(index))
+            writer.appendVarint(UInt64(deviceIndex[origin.device]!))
+            writer.appendSigned(origin.sequence)
+        }
+    }
+
+    private static func readOrigins(_ reader: inout ByteReader, into versions: inout [([UInt8], FileVersion)]) throws(StoreError) {
+        var devices: [String] = []
+        for _ in 0..<(try reader.elementCount()) { devices.append(try reader.string()) }
+        let count = try reader.varint()
+        guard count <= UInt64(versions.count) else { throw .corrupt("versions record has more origins than versions") }
+        var next = 0
+        for _ in 0..<Int(count) {
+            let index = try reader.varint()
+            guard index < UInt64(versions.count), Int(index) >= next else { throw .corrupt("versions record has an origin for an unknown version") }
+            next = Int(index) + 1
+            let device = try reader.varint()
+            guard device < UInt64(devices.count) else { throw .corrupt("versions record names an unknown origin device") }
+            versions[Int(index)].1.origin = VersionOrigin(device: devices[Int(device)], sequence: try reader.signed())
         }
     }
 

@@ -25,7 +25,8 @@ public enum EntryType: Int, Sendable, CaseIterable {
 
 /// One recorded version of one path: a row of the catalog and a record of the metadata packs.
 public struct FileVersion: Sendable, Hashable {
-    /// The vault-wide local sequence number (assigned when recorded).
+    /// The vault-wide local sequence number (assigned when recorded); a version received from a
+    /// peer keeps the peer's in `origin`.
     public var sequence: Int64 = 0
     /// The path relative to the folder's root, `/`-separated bytes.
     public var path: [UInt8]
@@ -55,6 +56,8 @@ public struct FileVersion: Sendable, Hashable {
     public var xattrs = ExtendedAttributes()
     /// A character or block device's device number (`st_rdev`); 0 for other entries.
     public var rdev: UInt64 = 0
+    /// The device and sequence a version received from a peer had there; nil for one made here.
+    public var origin: VersionOrigin?
 
     public init(path: [UInt8], type: EntryType, size: Int64 = 0, mode: UInt32 = 0, uid: UInt32 = 0, gid: UInt32 = 0,
                 modificationTime: Int64 = 0, changeTime: Int64 = 0, inode: UInt64 = 0, device: UInt64 = 0,

@@ -6,9 +6,26 @@ import Glibc
 /// Builds a complete catalog from the packs alone: the block index from every pack's footer, and
 /// folders, names, versions (with their original sequence numbers), block lists and snapshots from
 /// the records in metadata packs.
+///
+/// A replica's versions keep their origins (the master's device and sequence) from the records;
+/// records written before origins were kept have none, and those versions get the master as their
+/// origin, as the migration to schema 8 gives them: the master is `masterDevice` (read from the old
+/// catalog when it still opens) or else the one device the other records name as origin.
 struct CatalogRebuilder {
     let configuration: VaultConfiguration
     let storage: LocalPackStorage
+    /// The master a receive-only vault followed, as its old catalog recorded it; nil when unknown.
+    var masterDevice: String? = nil
+
+    /// The master recorded in the catalog at `path` (read-only, best effort): nil when it names
+    /// none or cannot be opened as this vault's catalog.
+    static func masterDevice(ofCatalogAt path: String, vaultID: String) -> String? {
+        guard FileSystem.exists(path), let catalog = try? Catalog(path: path, writable: false, readOnly: true, vaultID: vaultID) else {
+            return nil
+        }
+        defer { catalog.database.close() }
+        return (try? catalog.settingText("master_device")) ?? nil
+    }
 
     struct Result {
         var packs = 0
@@ -107,12 +124,17 @@ struct CatalogRebuilder {
                 resolvers[path] = NameResolver(catalog: catalog, folder: id)
                 return id
             }
+            let origins = Set(versions.values.compactMap(\.version.origin?.device))
+            let master = configuration.receiveOnly ? masterDevice ?? (origins.count == 1 ? origins.first : nil) : nil
             for sequence in versions.keys.sorted() {
-                let (folderPath, version) = versions[sequence]!
+                var (folderPath, version) = versions[sequence]!
+                if version.origin == nil, let master { version.origin = VersionOrigin(device: master, sequence: version.sequence) }
                 _ = try folderID(folderPath)
                 let nameID = try resolvers[folderPath]!.nameID(for: version.path, isDirectory: version.type == .directory)
                 try catalog.insertVersion(version, nameID: nameID, keepSequence: true)
             }
+            try catalog.raiseSeenSequences()
+            if let master { try catalog.setSettingText("master_device", master) }
             for snapshot in snapshots.values.sorted(by: { ($0.time, $0.id) < ($1.time, $1.id) }) {
                 try catalog.insertSnapshot(snapshot, folder: try folderID(snapshot.folderPath))
             }

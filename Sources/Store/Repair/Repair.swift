@@ -218,7 +218,9 @@ public enum Repair {
         let building = catalogPath + ".rebuild"
         for suffix in ["", "-wal", "-shm", "-journal"] { unlink(building + suffix) }
         let storage = LocalPackStorage(directory: "\(vaultPath)/packs")
-        let result = try CatalogRebuilder(configuration: configuration, storage: storage).build(at: building)
+        var rebuilder = CatalogRebuilder(configuration: configuration, storage: storage)
+        rebuilder.masterDevice = CatalogRebuilder.masterDevice(ofCatalogAt: catalogPath, vaultID: configuration.vaultID)
+        let result = try rebuilder.build(at: building)
         let summary = "\(result.snapshots) snapshots and \(result.versions) file versions"
             + (result.dictionaries > 0 ? " and \(result.dictionaries) zstd dictionar\(result.dictionaries == 1 ? "y" : "ies")" : "")
             + " from \(result.packs) packs"

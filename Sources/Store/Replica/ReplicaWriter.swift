@@ -2,8 +2,9 @@ import Chunker
 import Synchronization
 
 /// Records into a receive-only vault what its master sends: blocks (verified before anything is
-/// stored), then the versions that use them with the master's own sequence numbers, then snapshots
-/// with their metadata records. The same write order as a backup: packs sealed and recorded before
+/// stored), then the versions that use them (numbered by this vault, with the master's device and
+/// sequence as their origin: see `Catalog.insertReceivedVersion`), then snapshots with their
+/// metadata records. The same write order as a backup: packs sealed and recorded before
 /// the versions that need them, snapshots last, so an interrupted transfer leaves a replica whose
 /// every listed snapshot restores, and the next transfer resumes after the last recorded version.
 public final class ReplicaWriter {
@@ -28,16 +29,33 @@ public final class ReplicaWriter {
         packs = PackWriter(kind: .data, storage: vault.storage) { pack in sealed.append(pack) }
     }
 
-    /// Checks that this replica follows `masterDevice`, or no one yet: sequence numbers are the
-    /// master's, so one replica takes the history of one master.
+    /// Checks that this replica follows `masterDevice`, or no one yet: one replica takes the
+    /// history of one master. A replica that holds versions but names no master (its catalog was
+    /// rebuilt from records that predate origins, and its old catalog was lost) takes them as this
+    /// master's, numbered as it numbered them, as it did before origins were kept.
     public func checkMaster(_ masterDevice: String) throws {
-        if let master = try vault.catalog.settingText("master_device"), master != masterDevice {
-            throw StoreError.invalidArgument("replica \(vault.path) follows device \(master.prefix(16)), not \(masterDevice.prefix(16))")
+        let catalog = vault.catalog
+        if let master = try catalog.settingText("master_device") {
+            guard master == masterDevice else {
+                throw StoreError.invalidArgument("replica \(vault.path) follows device \(master.prefix(16)), not \(masterDevice.prefix(16))")
+            }
+        } else if try catalog.hasVersionsWithoutOrigin() {
+            try catalog.transaction {
+                try catalog.assignOrigin(toVersionsWithoutOne: masterDevice)
+                try catalog.setSettingText("master_device", masterDevice)
+            }
         }
     }
 
-    /// The master's sequence up to which this replica has recorded every version.
-    public func recordedSequence() throws -> Int64 { try vault.catalog.maximumSequence() }
+    /// The sequence of `device` up to which this replica has recorded every version it sent, in
+    /// that device's numbering (the highest seen from it, not this vault's own highest).
+    public func recordedSequence(from device: String) throws -> Int64 { try vault.catalog.seenSequence(from: device) }
+
+    /// `recordedSequence(from:)` of the master this replica follows; 0 when it follows none yet.
+    public func recordedSequence() throws -> Int64 {
+        guard let master = try vault.catalog.settingText("master_device") else { return 0 }
+        return try recordedSequence(from: master)
+    }
 
     public func hasBlock(_ id: BlockID) throws -> Bool {
         try session.contains(id) || vault.catalog.hasBlock(id)
@@ -106,8 +124,10 @@ public final class ReplicaWriter {
     }
 
     /// Records versions (every block they need must have been stored or be present): seals the open
-    /// pack, then one transaction records packs, block lists and versions. Versions already recorded
-    /// (a resumed transfer) are skipped.
+    /// pack, then one transaction records packs, block lists and versions, each under this vault's
+    /// next sequence with (`masterDevice`, its sequence there) as its origin, and the highest
+    /// sequence seen from the master. Versions whose origin is recorded already (a resumed
+    /// transfer) are skipped.
     public func record(versions: [(folder: [UInt8], version: FileVersion)], blockLists: [MetadataRecord.BlockListRecord],
                        masterDevice: String) throws {
         try packs.flush()
@@ -117,7 +137,10 @@ public final class ReplicaWriter {
             for pack in newPacks { try catalog.insertPack(pack) }
             for list in blockLists { try catalog.insertBlockList(hash: list.hash, ids: list.ids, size: list.size) }
             var resolvers: [[UInt8]: NameResolver] = [:]
-            for (folderPath, version) in versions where try !catalog.hasVersion(sequence: version.sequence) {
+            for (folderPath, received) in versions {
+                var version = received
+                version.origin = VersionOrigin(device: masterDevice, sequence: received.sequence)
+                guard try !catalog.hasVersion(origin: version.origin!) else { continue }
                 if resolvers[folderPath] == nil {
                     resolvers[folderPath] = NameResolver(catalog: catalog, folder: try catalog.folderID(path: folderPath, create: true)!)
                 }
@@ -125,7 +148,7 @@ public final class ReplicaWriter {
                 for id in try catalog.blockIDs(of: version) where try !catalog.hasBlock(id) {
                     throw StoreError.corrupt("version #\(version.sequence) of \(version.displayPath) needs block \(id), which never arrived")
                 }
-                try catalog.insertVersion(version, nameID: nameID, keepSequence: true)
+                try catalog.insertReceivedVersion(version, nameID: nameID)
             }
             try catalog.setSettingText("master_device", masterDevice)
         }
@@ -142,11 +165,15 @@ public final class ReplicaWriter {
     /// whose files it does not hold; refused (and reported in `skipped`) are one this replica has
     /// forgotten, one beyond the versions recorded, and one whose file count or byte count, computed
     /// from this replica's catalog as of its sequence, differs from what the snapshot records.
+    /// A snapshot names a point of the master's numbering: it is recorded at the local sequence
+    /// that stands for it (`Catalog.localSequence(of:from:)`, the same number for a replica
+    /// numbered as its master).
     @discardableResult
     public func record(snapshots: [Snapshot]) throws -> SnapshotRecording {
         let catalog = vault.catalog
         let known = Set(try catalog.snapshots().map(\.snapshot.id))
         let forgotten = try catalog.forgottenSnapshotIDs()
+        let master = try catalog.settingText("master_device")
         let recorded = try recordedSequence()
         var result = SnapshotRecording()
         var running: [Int64: (sequence: Int64, files: Int64, bytes: Int64)] = [:]
@@ -159,23 +186,25 @@ public final class ReplicaWriter {
                 result.skipped.append((snapshot.id, "it is at sequence \(snapshot.sequence), beyond the \(recorded) recorded"))
                 continue
             }
+            var local = snapshot
+            if let master { local.sequence = try catalog.localSequence(of: snapshot.sequence, from: master) }
             var totals: (files: Int64, bytes: Int64) = (0, 0)
             if let folder = try catalog.folderID(path: snapshot.folderPath, create: false) {
                 // Snapshots go in sequence order: each folder's totals follow on from its last one.
                 if let last = running[folder] {
-                    let change = try catalog.fileTotalsChange(folder: folder, after: last.sequence, through: snapshot.sequence)
+                    let change = try catalog.fileTotalsChange(folder: folder, after: last.sequence, through: local.sequence)
                     totals = (last.files + change.files, last.bytes + change.bytes)
                 } else {
-                    totals = try catalog.fileTotals(folder: folder, asOf: snapshot.sequence)
+                    totals = try catalog.fileTotals(folder: folder, asOf: local.sequence)
                 }
-                running[folder] = (snapshot.sequence, totals.files, totals.bytes)
+                running[folder] = (local.sequence, totals.files, totals.bytes)
             }
             guard totals.files == snapshot.files && totals.bytes == snapshot.bytes || snapshot.partial && totals.files >= snapshot.files else {
                 result.skipped.append((snapshot.id, "it records \(snapshot.files) files of \(snapshot.bytes) bytes, this replica holds \(totals.files) of \(totals.bytes) as of its sequence"))
                 continue
             }
             let folder = try catalog.transaction { try catalog.folderID(path: snapshot.folderPath, create: true)! }
-            _ = try MetadataWriter(vault: vault).writeSnapshot(snapshot, folder: folder)
+            _ = try MetadataWriter(vault: vault).writeSnapshot(local, folder: folder)
             result.added += 1
         }
         return result
