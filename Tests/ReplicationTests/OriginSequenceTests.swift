@@ -91,28 +91,29 @@ import TestSupport
         }
     }
 
-    @Test func versionsRecordsCarryOriginsInASectionOlderDecodersSkip() throws {
+    @Test func originsTravelInAVersionsRecordOfTheirOwnThatOlderDecodersReadAsEmpty() throws {
         var plain = FileVersion(path: Array("a".utf8), type: .file, size: 3)
         plain.sequence = 7
-        var other = plain
-        other.path = Array("b".utf8)
-        other.sequence = 8
+        var received = plain
+        received.origin = VersionOrigin(device: Self.peer, sequence: 3)
         let folder = Array("/src".utf8)
-        let without = MetadataRecord.encodeVersions([(folder, plain), (folder, other)], blockLists: [])
-        var withOrigin = other
-        withOrigin.origin = VersionOrigin(device: Self.peer, sequence: 3)
-        let with = MetadataRecord.encodeVersions([(folder, plain), (folder, withOrigin)], blockLists: [])
-        // A decoder that predates origins reads the same record, then an empty extras section, and stops.
-        #expect(Array(with.prefix(without.count)) == without)
-        #expect(with[without.count] == 0)
-        let decoded = try MetadataRecord.decodeVersions(with)
-        #expect(decoded.versions.map(\.version.origin) == [nil, VersionOrigin(device: Self.peer, sequence: 3)])
-        #expect(try MetadataRecord.decodeVersions(without).versions.map(\.version.origin) == [nil, nil])
-        // With extras as well, both survive.
-        withOrigin.rdev = 42
-        let both = try MetadataRecord.decodeVersions(MetadataRecord.encodeVersions([(folder, withOrigin)], blockLists: []))
-        #expect(both.versions.first?.version.rdev == 42)
-        #expect(both.versions.first?.version.origin == withOrigin.origin)
+        // The records a snapshot lists are what the master wrote, origins or not.
+        #expect(MetadataRecord.encodeVersions([(folder, received)], blockLists: []) == MetadataRecord.encodeVersions([(folder, plain)], blockLists: []))
+
+        let other = String(repeating: "cd", count: 32)
+        let bytes = MetadataRecord.encodeOrigins([(7, received.origin!), (9, VersionOrigin(device: other, sequence: 4)),
+                                                  (12, VersionOrigin(device: Self.peer, sequence: 5))])
+        // A decoder that predates origins reads no folders, versions or block lists, an empty
+        // extras section, and stops.
+        #expect(Array(bytes.prefix(5)) == [MetadataRecord.versionsKind, 0, 0, 0, 0])
+        let decoded = try MetadataRecord.decodeVersions(bytes)
+        #expect(decoded.versions.isEmpty && decoded.blockLists.isEmpty)
+        #expect(decoded.origins == [7: received.origin!, 9: VersionOrigin(device: other, sequence: 4),
+                                    12: VersionOrigin(device: Self.peer, sequence: 5)])
+        #expect(try MetadataRecord.decodeVersions(MetadataRecord.encodeVersions([(folder, plain)], blockLists: [])).origins.isEmpty)
+        for cut in 6..<bytes.count {
+            #expect(throws: StoreError.self) { _ = try MetadataRecord.decodeVersions(Array(bytes[0..<cut])) }
+        }
     }
 
     @Test func aRebuiltReplicaKeepsItsOriginsSeenSequencesAndMaster() throws {
@@ -124,6 +125,7 @@ import TestSupport
         let catalog = try Catalog(path: rebuilt)
         let master = pair.master.configuration.deviceID
         #expect(try catalog.versionBatch(after: 0, limit: 1000).map(\.version) == replica.catalog.versionBatch(after: 0, limit: 1000).map(\.version))
+        #expect(try catalog.versionBatch(after: 0, limit: 1000).map(\.version.origin) == replica.catalog.versionBatch(after: 0, limit: 1000).map(\.version.origin))
         #expect(try catalog.versionBatch(after: 0, limit: 1000).allSatisfy { $0.version.origin?.device == master })
         #expect(try catalog.seenSequence(from: master) == replica.catalog.seenSequence(from: master))
         #expect(try catalog.settingText("master_device") == master)

@@ -12,11 +12,12 @@ import Chunker
 ///   them, its index in the record (ascending), its device number (varint) and its extended
 ///   attributes (bytes: `ExtendedAttributes`' encoding, empty for none). Decoders that predate the
 ///   extras stop after the block lists and so still read such a record (without them); a record
-///   without extras is what they always wrote. Then, only when some version has an origin (it was
-///   received from a peer), the origins: device count and their full ids (strings), count and, per
-///   version that has one (ascending index): its index, its device's index, its sequence there.
-///   The extras section is written (maybe empty) whenever origins follow it; decoders that predate
-///   the origins stop after the extras.
+///   without extras is what they always wrote. Then, optionally, the origins of versions a vault
+///   received from a peer (`encodeOrigins`): device count and their full ids (strings); count and,
+///   per version: its (local) sequence, its device's index, its sequence on that device. A record
+///   with origins always has the extras section (maybe empty); decoders that predate origins stop
+///   after the extras. The writers put origins in a record of their own (no folders, versions or
+///   block lists), so that the records a snapshot lists stay those its master wrote.
 /// - snapshot (kind 2): id, folder path, time, host, tags, sequence, files, bytes, partial, the
 ///   IDs of the versions records written with it, and (since 0.6.0, when recorded) the backed-up
 ///   directory's own status (`encodeRoot`, as bytes); decoders that predate it stop before it.
@@ -90,8 +91,10 @@ public enum MetadataRecord {
         return writer.bytes
     }
 
-    /// Decodes a versions record; throws `StoreError.corrupt` on anything malformed.
-    public static func decodeVersions(_ bytes: [UInt8]) throws(StoreError) -> (versions: [(folder: [UInt8], version: FileVersion)], blockLists: [BlockListRecord]) {
+    /// Decodes a versions record, with the origins it carries by the sequence of their version;
+    /// throws `StoreError.corrupt` on anything malformed.
+    public static func decodeVersions(_ bytes: [UInt8]) throws(StoreError)
+        -> (versions: [(folder: [UInt8], version: FileVersion)], blockLists: [BlockListRecord], origins: [Int64: VersionOrigin]) {
         var reader = ByteReader(bytes)
         guard try reader.uint8() == versionsKind else { throw .corrupt("not a versions record") }
         let folderCount = try reader.elementCount()
@@ -135,53 +138,58 @@ public enum MetadataRecord {
             lists.append(BlockListRecord(hash: hash, size: size, ids: try reader.byteString()))
         }
         if !reader.isAtEnd { try readExtras(&reader, into: &versions) }
-        if !reader.isAtEnd { try readOrigins(&reader, into: &versions) }
-        return (versions, lists)
+        let origins = reader.isAtEnd ? [:] : try readOrigins(&reader)
+        return (versions, lists, origins)
+    }
+
+    /// A versions record that holds only the origins of versions received from a peer, each under
+    /// its local sequence (see the encoding above).
+    package static func encodeOrigins(_ origins: [(sequence: Int64, origin: VersionOrigin)]) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.append(versionsKind)
+        writer.appendVarint(0)   // folders
+        writer.appendVarint(0)   // versions
+        writer.appendVarint(0)   // block lists
+        writer.appendVarint(0)   // extras
+        var deviceIndex: [String: Int] = [:]
+        var devices: [String] = []
+        for (_, origin) in origins where deviceIndex[origin.device] == nil {
+            deviceIndex[origin.device] = devices.count
+            devices.append(origin.device)
+        }
+        writer.appendVarint(UInt64(devices.count))
+        devices.forEach { writer.appendString($0) }
+        writer.appendVarint(UInt64(origins.count))
+        for (sequence, origin) in origins {
+            writer.appendSigned(sequence)
+            writer.appendVarint(UInt64(deviceIndex[origin.device]!))
+            writer.appendSigned(origin.sequence)
+        }
+        return writer.bytes
+    }
+
+    private static func readOrigins(_ reader: inout ByteReader) throws(StoreError) -> [Int64: VersionOrigin] {
+        var devices: [String] = []
+        for _ in 0..<(try reader.elementCount(minimumSize: 1)) { devices.append(try reader.string()) }
+        var origins: [Int64: VersionOrigin] = [:]
+        for _ in 0..<(try reader.elementCount(minimumSize: 3)) {
+            let sequence = try reader.signed()
+            let device = try reader.varint()
+            guard device < UInt64(devices.count) else { throw .corrupt("versions record names an unknown origin device") }
+            origins[sequence] = VersionOrigin(device: devices[Int(device)], sequence: try reader.signed())
+        }
+        return origins
     }
 
     /// The extras section of a versions record (see the encoding above); nothing when no version has any.
-    /// Also writes the origins section after it (see the encoding above), when some version has an origin.
     private static func appendExtras(_ versions: [FileVersion], to writer: inout ByteWriter) {
         let extras = versions.indices.filter { versions[$0].rdev != 0 || !versions[$0].xattrs.isEmpty }
-        let origins = versions.indices.filter { versions[$0].origin != nil }
-        guard !extras.isEmpty || !origins.isEmpty else { return }
+        guard !extras.isEmpty else { return }
         writer.appendVarint(UInt64(extras.count))
         for index in extras {
             writer.appendVarint(UInt64(index))
             writer.appendVarint(versions[index].rdev)
             writer.appendBytes(versions[index].xattrs.encoded ?? [])
-        }
-        guard !origins.isEmpty else { return }
-        var deviceIndex: [String: Int] = [:]
-        var devices: [String] = []
-        for index in origins where deviceIndex[versions[index].origin!.device] == nil {
-            deviceIndex[versions[index].origin!.device] = devices.count
-            devices.append(versions[index].origin!.device)
-        }
-        writer.appendVarint(UInt64(devices.count))
-        devices.forEach { writer.appendString($0) }
-        writer.appendVarint(UInt64(origins.count))
-        for index in origins {
-            let origin = versions[index].origin!
-            writer.appendVarint(UInt64(index))
-            writer.appendVarint(UInt64(deviceIndex[origin.device]!))
-            writer.appendSigned(origin.sequence)
-        }
-    }
-
-    private static func readOrigins(_ reader: inout ByteReader, into versions: inout [([UInt8], FileVersion)]) throws(StoreError) {
-        var devices: [String] = []
-        for _ in 0..<(try reader.elementCount()) { devices.append(try reader.string()) }
-        let count = try reader.varint()
-        guard count <= UInt64(versions.count) else { throw .corrupt("versions record has more origins than versions") }
-        var next = 0
-        for _ in 0..<Int(count) {
-            let index = try reader.varint()
-            guard index < UInt64(versions.count), Int(index) >= next else { throw .corrupt("versions record has an origin for an unknown version") }
-            next = Int(index) + 1
-            let device = try reader.varint()
-            guard device < UInt64(devices.count) else { throw .corrupt("versions record names an unknown origin device") }
-            versions[Int(index)].1.origin = VersionOrigin(device: devices[Int(device)], sequence: try reader.signed())
         }
     }
 

@@ -24,6 +24,10 @@ public enum EntryType: Int, Sendable, CaseIterable {
 }
 
 /// One recorded version of one path: a row of the catalog and a record of the metadata packs.
+///
+/// Equality and hashing compare what was recorded (the entry's state, its sequence, version vector
+/// and author), not where this copy of it came from (`origin`): a version a replica received is
+/// equal to its master's.
 public struct FileVersion: Sendable, Hashable {
     /// The vault-wide local sequence number (assigned when recorded); a version received from a
     /// peer keeps the peer's in `origin`.
@@ -82,6 +86,24 @@ public struct FileVersion: Sendable, Hashable {
     }
 
     public var displayPath: String { String(decoding: path, as: UTF8.self) }
+
+    public static func == (left: FileVersion, right: FileVersion) -> Bool {
+        left.sequence == right.sequence && left.path == right.path && left.type == right.type && left.size == right.size
+            && left.mode == right.mode && left.uid == right.uid && left.gid == right.gid
+            && left.modificationTime == right.modificationTime && left.changeTime == right.changeTime
+            && left.inode == right.inode && left.device == right.device && left.linkCount == right.linkCount
+            && left.deleted == right.deleted && left.version == right.version && left.blockListHash == right.blockListHash
+            && left.blockCount == right.blockCount && left.linkTarget == right.linkTarget && left.modifiedBy == right.modifiedBy
+            && left.xattrs == right.xattrs && left.rdev == right.rdev
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(sequence)
+        hasher.combine(path)
+        hasher.combine(version)
+        hasher.combine(blockListHash)
+        hasher.combine(modificationTime)
+    }
 
     /// Whether the content and metadata a restore would produce differ (ignores inode/ctime/version).
     public func differs(from other: FileVersion) -> Bool {

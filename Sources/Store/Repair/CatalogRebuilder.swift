@@ -7,10 +7,10 @@ import Glibc
 /// folders, names, versions (with their original sequence numbers), block lists and snapshots from
 /// the records in metadata packs.
 ///
-/// A replica's versions keep their origins (the master's device and sequence) from the records;
-/// records written before origins were kept have none, and those versions get the master as their
-/// origin, as the migration to schema 8 gives them: the master is `masterDevice` (read from the old
-/// catalog when it still opens) or else the one device the other records name as origin.
+/// A replica's versions keep their origins (the master's device and sequence) from the origins its
+/// records hold; those written before origins were kept have none, and those versions get the
+/// master as their origin, as the migration to schema 8 gives them: the master is `masterDevice`
+/// (read from the old catalog when it still opens) or else the one device the origins name.
 struct CatalogRebuilder {
     let configuration: VaultConfiguration
     let storage: LocalPackStorage
@@ -63,6 +63,7 @@ struct CatalogRebuilder {
         }
 
         var versions: [Int64: (folder: [UInt8], version: FileVersion)] = [:]
+        var origins: [Int64: VersionOrigin] = [:]   // by local sequence
         var snapshots: [String: Snapshot] = [:]   // by id: a rewritten record repeats an earlier one
         var lists: [BlockID: MetadataRecord.BlockListRecord] = [:]
         var forgottenSnapshots = Set<String>()
@@ -82,6 +83,7 @@ struct CatalogRebuilder {
                     let record = try MetadataRecord.decodeVersions(bytes)
                     for item in record.versions { versions[item.version.sequence] = item }
                     for list in record.blockLists { lists[list.hash] = list }
+                    origins.merge(record.origins) { first, _ in first }
                 case MetadataRecord.snapshotKind:
                     var (snapshot, _) = try MetadataRecord.decodeSnapshot(bytes)
                     snapshot.metadataID = entry.id
@@ -124,11 +126,11 @@ struct CatalogRebuilder {
                 resolvers[path] = NameResolver(catalog: catalog, folder: id)
                 return id
             }
-            let origins = Set(versions.values.compactMap(\.version.origin?.device))
-            let master = configuration.receiveOnly ? masterDevice ?? (origins.count == 1 ? origins.first : nil) : nil
+            let devices = Set(origins.values.map(\.device))
+            let master = configuration.receiveOnly ? masterDevice ?? (devices.count == 1 ? devices.first : nil) : nil
             for sequence in versions.keys.sorted() {
                 var (folderPath, version) = versions[sequence]!
-                if version.origin == nil, let master { version.origin = VersionOrigin(device: master, sequence: version.sequence) }
+                version.origin = origins[sequence] ?? master.map { VersionOrigin(device: $0, sequence: sequence) }
                 _ = try folderID(folderPath)
                 let nameID = try resolvers[folderPath]!.nameID(for: version.path, isDirectory: version.type == .directory)
                 try catalog.insertVersion(version, nameID: nameID, keepSequence: true)

@@ -128,6 +128,9 @@ final class MetadataOutput {
 /// Versions gathered into versions records, each cut at about `recordSize` bytes of plaintext,
 /// with the block lists of multi-block files (each list once). A cut record is hashed and
 /// compressed at once; with `holdUntilCommitted` it goes into a pack only at `committed()`.
+/// The origins of versions received from a peer go into records of their own at `finish()`, which
+/// `finish()` does not return: the records it returns (a snapshot lists them) stay byte for byte
+/// those the peer wrote, and a rebuild reads every record of the metadata packs anyway.
 class VersionRecords {
     let output: MetadataOutput
     private let catalog: Catalog
@@ -140,6 +143,9 @@ class VersionRecords {
     /// Records whose versions are not committed yet.
     private var held: [MetadataOutput.Prepared] = []
     private var recordIDs: [BlockID] = []
+    private var origins: [(sequence: Int64, origin: VersionOrigin)] = []
+    /// Origins per record: a few bytes each, so a record stays near `MetadataRecord.targetSize`.
+    static let originsPerRecord = 200_000
 
     init(output: MetadataOutput, catalog: Catalog, recordSize: Int, holdUntilCommitted: Bool) {
         self.output = output
@@ -152,6 +158,7 @@ class VersionRecords {
     /// asked only for a multi-block file whose list is not in these records yet.
     func add(_ version: FileVersion, folder: [UInt8], blockList: () throws -> [UInt8]?) throws {
         batch.append((folder, version))
+        if let origin = version.origin { origins.append((version.sequence, origin)) }
         batchSize += 64 + version.path.count + version.xattrs.byteCount
         if version.blockCount > 1, let hash = version.blockListHash, !listed.contains(hash), let ids = try blockList() {
             listed.insert(hash)
@@ -171,6 +178,11 @@ class VersionRecords {
     func finish() throws -> [BlockID] {
         try cut()
         try committed()
+        for start in stride(from: 0, to: origins.count, by: VersionRecords.originsPerRecord) {
+            let part = origins[start..<min(start + VersionRecords.originsPerRecord, origins.count)]
+            try output.append(try output.prepare(MetadataRecord.encodeOrigins(Array(part)), catalog: catalog))
+        }
+        origins.removeAll()
         return recordIDs
     }
 
