@@ -121,14 +121,58 @@ import TestSupport
         #expect(push(pair) == nil)
         let replica = try Vault(path: pair.directory.path(for: "replica"))
         let rebuilt = pair.directory.path(for: "rebuilt.db")
-        _ = try CatalogRebuilder(configuration: replica.configuration, storage: replica.storage).build(at: rebuilt)
+        var rebuilder = CatalogRebuilder(configuration: replica.configuration, storage: replica.storage)
+        rebuilder.masterDevice = CatalogRebuilder.masterDevice(ofCatalogAt: replica.catalogPath, vaultID: replica.configuration.vaultID)
+        _ = try rebuilder.build(at: rebuilt)
         let catalog = try Catalog(path: rebuilt)
         let master = pair.master.configuration.deviceID
+        #expect(rebuilder.masterDevice == master)
         #expect(try catalog.versionBatch(after: 0, limit: 1000).map(\.version) == replica.catalog.versionBatch(after: 0, limit: 1000).map(\.version))
         #expect(try catalog.versionBatch(after: 0, limit: 1000).map(\.version.origin) == replica.catalog.versionBatch(after: 0, limit: 1000).map(\.version.origin))
         #expect(try catalog.versionBatch(after: 0, limit: 1000).allSatisfy { $0.version.origin?.device == master })
         #expect(try catalog.seenSequence(from: master) == replica.catalog.seenSequence(from: master))
         #expect(try catalog.settingText("master_device") == master)
+    }
+
+    /// Versions not numbered as the master numbered them (from another device, or behind the local
+    /// numbering) keep their origins in the records; the rest get the master from the old catalog.
+    @Test func originsARebuildCannotDeriveAreInTheRecords() throws {
+        let directory = try TemporaryDirectory()
+        try Vault.create(at: directory.path(for: "replica"), receiveOnly: true)
+        let vault = try Vault(path: directory.path(for: "replica"))
+        let catalog = vault.catalog
+        let other = String(repeating: "cd", count: 32)
+        let folderPath = Array("/src".utf8)
+        let folder = try catalog.transaction { try catalog.folderID(path: folderPath, create: true)! }
+        func name(_ path: String) throws -> Int64 { try catalog.nameID(folder: folder, parent: 0, name: Array(path.utf8)) }
+        try catalog.transaction {
+            try catalog.setSettingText("master_device", Self.peer)
+            try catalog.insertReceivedVersion(received("a", originSequence: 5), nameID: try name("a"))
+            try catalog.insertReceivedVersion(received("b", originSequence: 2, device: other), nameID: try name("b"))
+            try catalog.insertReceivedVersion(received("c", originSequence: 3), nameID: try name("c"))
+            try catalog.insertReceivedVersion(received("d", originSequence: 9), nameID: try name("d"))
+        }
+        let expected: [VersionOrigin?] = [VersionOrigin(device: Self.peer, sequence: 5), VersionOrigin(device: other, sequence: 2),
+                                          VersionOrigin(device: Self.peer, sequence: 3), VersionOrigin(device: Self.peer, sequence: 9)]
+        #expect(try catalog.versionBatch(after: 0, limit: 10).map(\.version.sequence) == [5, 6, 7, 9])
+        #expect(try catalog.versionBatch(after: 0, limit: 10).map(\.version.origin) == expected)
+        let snapshot = Snapshot(id: "00000000000000aa", folderPath: folderPath, time: 1, host: "h", tags: [], sequence: 9,
+                                files: 4, bytes: 4, partial: false, metadataID: nil)
+        _ = try MetadataWriter(vault: vault).writeSnapshot(snapshot, folder: folder)
+
+        var rebuilder = CatalogRebuilder(configuration: vault.configuration, storage: vault.storage)
+        rebuilder.masterDevice = Self.peer
+        _ = try rebuilder.build(at: directory.path(for: "rebuilt.db"))
+        let rebuilt = try Catalog(path: directory.path(for: "rebuilt.db"))
+        #expect(try rebuilt.versionBatch(after: 0, limit: 10).map(\.version.origin) == expected)
+        #expect(try rebuilt.seenSequence(from: Self.peer) == 9)
+        #expect(try rebuilt.seenSequence(from: other) == 2)
+
+        // Without the master, only what the records hold comes back.
+        rebuilder.masterDevice = nil
+        _ = try rebuilder.build(at: directory.path(for: "orphan.db"))
+        let orphan = try Catalog(path: directory.path(for: "orphan.db"))
+        #expect(try orphan.versionBatch(after: 0, limit: 10).map(\.version.origin) == [nil, expected[1], expected[2], nil])
     }
 
     /// The vaults 0.6.0 made (`Fixtures/migration/`), unpacked into `directory`: (master, replica path).

@@ -7,10 +7,12 @@ import Glibc
 /// folders, names, versions (with their original sequence numbers), block lists and snapshots from
 /// the records in metadata packs.
 ///
-/// A replica's versions keep their origins (the master's device and sequence) from the origins its
-/// records hold; those written before origins were kept have none, and those versions get the
-/// master as their origin, as the migration to schema 8 gives them: the master is `masterDevice`
-/// (read from the old catalog when it still opens) or else the one device the origins name.
+/// A replica's versions keep their origins from the origins its records hold. Records leave out
+/// the origin of a version numbered as its master numbered it (all of a replica that follows one
+/// master; all before origins were kept): those versions get the master as their origin, under
+/// their own sequence, as the migration to schema 8 gives them. The master is `masterDevice`, read
+/// from the old catalog when it still opens; when it is unknown they stay without, and the next
+/// push from the master claims them (`ReplicaWriter.checkMaster`).
 struct CatalogRebuilder {
     let configuration: VaultConfiguration
     let storage: LocalPackStorage
@@ -126,8 +128,7 @@ struct CatalogRebuilder {
                 resolvers[path] = NameResolver(catalog: catalog, folder: id)
                 return id
             }
-            let devices = Set(origins.values.map(\.device))
-            let master = configuration.receiveOnly ? masterDevice ?? (devices.count == 1 ? devices.first : nil) : nil
+            let master = configuration.receiveOnly ? masterDevice : nil
             for sequence in versions.keys.sorted() {
                 var (folderPath, version) = versions[sequence]!
                 version.origin = origins[sequence] ?? master.map { VersionOrigin(device: $0, sequence: sequence) }

@@ -130,7 +130,10 @@ final class MetadataOutput {
 /// compressed at once; with `holdUntilCommitted` it goes into a pack only at `committed()`.
 /// The origins of versions received from a peer go into records of their own at `finish()`, which
 /// `finish()` does not return: the records it returns (a snapshot lists them) stay byte for byte
-/// those the peer wrote, and a rebuild reads every record of the metadata packs anyway.
+/// those the peer wrote, and a rebuild reads every record of the metadata packs anyway. An origin
+/// a rebuild derives is left out: a replica's version numbered as its master numbered it (the
+/// master is the catalog's `master_device`), so a replica that follows one master writes exactly
+/// the records it wrote before origins were kept.
 class VersionRecords {
     let output: MetadataOutput
     private let catalog: Catalog
@@ -144,6 +147,8 @@ class VersionRecords {
     private var held: [MetadataOutput.Prepared] = []
     private var recordIDs: [BlockID] = []
     private var origins: [(sequence: Int64, origin: VersionOrigin)] = []
+    /// The master the vault follows (read at the first origin); nil before that or when none.
+    private var master: String??
     /// Origins per record: a few bytes each, so a record stays near `MetadataRecord.targetSize`.
     static let originsPerRecord = 200_000
 
@@ -158,7 +163,10 @@ class VersionRecords {
     /// asked only for a multi-block file whose list is not in these records yet.
     func add(_ version: FileVersion, folder: [UInt8], blockList: () throws -> [UInt8]?) throws {
         batch.append((folder, version))
-        if let origin = version.origin { origins.append((version.sequence, origin)) }
+        if let origin = version.origin {
+            if master == nil { master = .some(try catalog.settingText("master_device")) }
+            if origin.sequence != version.sequence || origin.device != master! { origins.append((version.sequence, origin)) }
+        }
         batchSize += 64 + version.path.count + version.xattrs.byteCount
         if version.blockCount > 1, let hash = version.blockListHash, !listed.contains(hash), let ids = try blockList() {
             listed.insert(hash)
