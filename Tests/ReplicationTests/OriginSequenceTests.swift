@@ -198,6 +198,23 @@ import TestSupport
         }
     }
 
+    /// Migration 7 → 8 of a replica made by 0.6.0: its versions get its master as origin, under the
+    /// numbers they had; the seen sequence is its highest; its master's versions get none.
+    @Test func aReplicaCatalogOf060MigratesWithItsMasterAsOrigin() throws {
+        let directory = try TemporaryDirectory()
+        let (masterVault, replicaPath) = try unpack060(into: directory)
+        let master = masterVault.configuration.deviceID
+        let replica = try Vault(path: replicaPath)
+        #expect(try replica.catalog.database.scalar("PRAGMA user_version") == 8)
+        let versions = try replica.catalog.versionBatch(after: 0, limit: 100).map(\.version)
+        #expect(versions.map(\.sequence) == Array(Int64(1)...9))
+        #expect(versions.map(\.origin) == versions.map { VersionOrigin(device: master, sequence: $0.sequence) })
+        #expect(try replica.catalog.seenSequence(from: master) == 9)
+        #expect(try masterVault.catalog.versionBatch(after: 0, limit: 100).allSatisfy { $0.version.origin == nil })
+        #expect(try masterVault.catalog.database.scalar("SELECT count(*) FROM seen_sequences") == 0)
+        #expect(try replica.catalog.snapshots().map(\.snapshot.sequence) == masterVault.catalog.snapshots().map(\.snapshot.sequence))
+    }
+
     /// Records written before origins were kept (0.6.0) carry none: a rebuild gives the versions the
     /// master the old catalog names, under their own numbers; without the old catalog, the next push
     /// from the master claims them.
