@@ -31,7 +31,7 @@ import Glibc
         }
         let (folder, snapshot) = try #require(try replica.catalog.snapshots().first)
         let target = directory.path(for: "restored")
-        let summary = try Restorer(vault: replica).restore(snapshot: snapshot, folder: folder, target: target)
+        let summary = try Restorer(vault: replica).run(snapshot: snapshot, folder: folder, target: target)
         #expect(summary.warnings.isEmpty, "\(summary.warnings)")
         #expect(try ExtendedAttributes.read(path: Array(directory.path(for: "restored/file").utf8)) == attributes)
         var status = stat()

@@ -43,9 +43,9 @@ struct DictionaryPair {
         #expect(replica.dictionaries.all.map(\.bytes) == [dictionary.bytes])
         #expect(replica.configuration.format == 2)
         let (folder, snapshot) = try #require(try replica.catalog.snapshots().last)
-        _ = try Restorer(vault: replica).restore(snapshot: snapshot, folder: folder, target: pair.directory.path(for: "restored"))
+        _ = try Restorer(vault: replica).run(snapshot: snapshot, folder: folder, target: pair.directory.path(for: "restored"))
         #expect(try FileSystem.readFile(pair.directory.path(for: "restored/7.txt")) == FileSystem.readFile(pair.directory.path(for: "src/7.txt")))
-        #expect(try Checker(vault: replica).run({ var options = CheckOptions(); options.readData = true; return options }()).problems.isEmpty)
+        #expect(try Checker(vault: replica, options: { var options = CheckOptions(); options.readData = true; return options }()).run().problems.isEmpty)
 
         // The next exchange names the dictionary the replica holds: none is sent again.
         var again = SenderSession(source: VaultSource(vault: pair.master))

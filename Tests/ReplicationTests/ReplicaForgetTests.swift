@@ -45,7 +45,7 @@ import TestSupport
         #expect(try push(pair).added == 1)
         let (folder, snapshot) = try #require(try Vault(path: pair.directory.path(for: "replica")).catalog.snapshots().last)
         _ = try Restorer(vault: try Vault(path: pair.directory.path(for: "replica")))
-            .restore(snapshot: snapshot, folder: folder, target: pair.directory.path(for: "out"))
+            .run(snapshot: snapshot, folder: folder, target: pair.directory.path(for: "out"))
         #expect(try FileSystem.readFile(pair.directory.path(for: "out/note")) == Array("four".utf8))
     }
 

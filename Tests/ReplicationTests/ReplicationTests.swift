@@ -93,7 +93,7 @@ final class HostileSource: ReplicationSource {
         #expect(try pair.replica.history(of: Array("note".utf8)).map(\.version) == pair.master.history(of: Array("note".utf8)).map(\.version))
         for (folder, snapshot) in try pair.master.catalog.snapshots() {
             let target = pair.directory.path(for: "restore-\(snapshot.id)")
-            _ = try Restorer(vault: pair.replica).restore(snapshot: snapshot, folder: folder, target: target)
+            _ = try Restorer(vault: pair.replica).run(snapshot: snapshot, folder: folder, target: target)
         }
         #expect(try FileSystem.readFile(pair.directory.path(for: "restore-\(try pair.master.catalog.snapshots()[0].snapshot.id)/note")) == Array("one".utf8))
 

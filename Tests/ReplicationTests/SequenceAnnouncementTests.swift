@@ -55,7 +55,7 @@ import TestSupport
         let replica = try Vault(path: setup.replicaPath)
         let (folder, snapshot) = try #require(try replica.catalog.snapshots().last)
         #expect(snapshot.id == (try setup.master.catalog.snapshots().last?.snapshot.id))
-        _ = try Restorer(vault: replica).restore(snapshot: snapshot, folder: folder, target: setup.directory.path(for: "out"))
+        _ = try Restorer(vault: replica).run(snapshot: snapshot, folder: folder, target: setup.directory.path(for: "out"))
         #expect(try FileSystem.readFile(setup.directory.path(for: "out/note")) == Array("two".utf8))
     }
 

@@ -29,7 +29,7 @@ import TestSupport
         // Sent compressed, not raw.
         #expect(try replica.statistics().storedDataBytes < Int64(content.count) / 2)
         let (folder, snapshot) = try #require(try master.catalog.snapshots().last)
-        _ = try Restorer(vault: replica).restore(snapshot: snapshot, folder: folder, target: directory.path(for: "out"))
+        _ = try Restorer(vault: replica).run(snapshot: snapshot, folder: folder, target: directory.path(for: "out"))
         #expect(try FileSystem.readFile(directory.path(for: "out/big")) == content)
     }
 }

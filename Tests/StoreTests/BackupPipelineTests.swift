@@ -134,7 +134,7 @@ import Glibc
         #expect(textLocation.entry.storedLength < text.count / 10)
 
         let (folder, snapshot) = try vault.snapshot(summary.snapshot.id)
-        _ = try Restorer(vault: vault).restore(snapshot: snapshot, folder: folder, target: directory.path(for: "out"))
+        _ = try Restorer(vault: vault).run(snapshot: snapshot, folder: folder, target: directory.path(for: "out"))
         #expect(try FileSystem.readFile(directory.path(for: "out/repeated.gz")) == repeated)
         #expect(try FileSystem.readFile(directory.path(for: "out/appended.gz")) == appended)
         #expect(try FileSystem.readFile(directory.path(for: "out/notes.txt")) == text)
@@ -271,7 +271,7 @@ import Glibc
         unlink(directory.path(for: "v/catalog.db"))
         var options = RepairOptions()
         options.apply = true
-        _ = try Repair.run(vaultPath: directory.path(for: "v"), options: options)
+        _ = try Repair(vaultPath: directory.path(for: "v"), options: options).run()
         let rebuilt = try catalogRows(try Vault(path: directory.path(for: "v")).catalog)
         #expect(rebuilt.versions == before.versions)
         #expect(rebuilt.lists == before.lists)

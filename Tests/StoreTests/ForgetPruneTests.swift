@@ -54,10 +54,10 @@ import Glibc
         #expect(pruned.blocksUnused > 0)
         #expect(try vault.statistics().storedBytes < before, "the first big file's data is reclaimed")
         let (folder, kept) = try vault.snapshot(snapshots[1].id)
-        _ = try Restorer(vault: vault).restore(snapshot: kept, folder: folder, target: directory.path(for: "out"))
+        _ = try Restorer(vault: vault).run(snapshot: kept, folder: folder, target: directory.path(for: "out"))
         #expect(try FileSystem.readFile(directory.path(for: "out/big")) == DeterministicData.randomBytes(count: 2 << 20, seed: 2))
         #expect(try FileSystem.readFile(directory.path(for: "out/a")) == Array("a2".utf8))
-        #expect(try Checker(vault: vault).run({ var o = CheckOptions(); o.readData = true; return o }()).problems.isEmpty)
+        #expect(try Checker(vault: vault, options: { var o = CheckOptions(); o.readData = true; return o }()).run().problems.isEmpty)
     }
 
     @Test func dryRunChangesNothingAndAnEmptyPolicyIsRefused() throws {
@@ -85,7 +85,7 @@ import Glibc
         for suffix in ["", "-wal", "-shm"] { unlink(directory.path(for: "v/catalog.db" + suffix)) }
         var repair = RepairOptions()
         repair.apply = true
-        _ = try Repair.run(vaultPath: directory.path(for: "v"), options: repair)
+        _ = try Repair(vaultPath: directory.path(for: "v"), options: repair).run()
         let rebuilt = try Vault(path: directory.path(for: "v"))
         #expect(try rebuilt.catalog.snapshots().map(\.snapshot.id) == [snapshots[2].id])
         #expect(try rebuilt.catalog.database.scalar("SELECT count(*) FROM versions") == versions)

@@ -30,7 +30,7 @@ import Glibc
             var options = RestoreOptions()
             options.workers = workers
             options.overwrite = overwrite
-            return try Restorer(vault: vault).restore(snapshot: snapshot, folder: folder, target: directory.path(for: target), options: options)
+            return try Restorer(vault: vault, options: options).run(snapshot: snapshot, folder: folder, target: directory.path(for: target))
         }
 
         func read(_ name: String) throws -> [UInt8] { try FileSystem.readFile(directory.path(for: name)) }

@@ -22,12 +22,12 @@ import Glibc
     }
 
     func readData(_ vault: Vault) throws -> [String] {
-        try Checker(vault: vault).run({ var o = CheckOptions(); o.readData = true; return o }()).problems
+        try Checker(vault: vault, options: { var o = CheckOptions(); o.readData = true; return o }()).run().problems
     }
 
     func restoreLatest(_ vault: Vault, to target: String) throws {
         let (folder, latest) = try #require(try vault.catalog.snapshots().last)
-        _ = try Restorer(vault: vault).restore(snapshot: latest, folder: folder, target: target)
+        _ = try Restorer(vault: vault).run(snapshot: latest, folder: folder, target: target)
     }
 
     /// Every block row of the vault's data packs, with its pack's name.

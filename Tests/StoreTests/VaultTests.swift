@@ -88,7 +88,7 @@ import Glibc
         #expect(second.filesUnchanged == 3)
         #expect(second.bytesRead == 0, "unchanged files are not read")
         let (folder, snapshot) = try vault.snapshot(first.snapshot.id)
-        _ = try Restorer(vault: vault).restore(snapshot: snapshot, folder: folder, target: directory.path(for: "out"))
+        _ = try Restorer(vault: vault).run(snapshot: snapshot, folder: folder, target: directory.path(for: "out"))
         #expect(try FileSystem.readFile(directory.path(for: "out/sub/big")) == big)
         #expect(try FileSystem.readFile(directory.path(for: "out/copy")) == big)
         #expect(try FileSystem.readFile(directory.path(for: "out/empty")).isEmpty)
@@ -126,7 +126,7 @@ import Glibc
         #expect(third.filesNew + third.filesChanged + third.filesDeleted == 0)
 
         let (folder, snapshot) = try vault.snapshot(third.snapshot.id)
-        _ = try Restorer(vault: vault).restore(snapshot: snapshot, folder: folder, target: directory.path(for: "out"))
+        _ = try Restorer(vault: vault).run(snapshot: snapshot, folder: folder, target: directory.path(for: "out"))
         let restored = try FileSystem.listDirectory(Array(directory.path(for: "out").utf8))
         #expect(restored == (["a", "a-a", "a-b", "ab", "b", "z"].map { Array($0.utf8) } + [[0xFF, 0x41]]))
         #expect(try FileSystem.readFile(directory.path(for: "out/ab")) == [9, 9, 9])

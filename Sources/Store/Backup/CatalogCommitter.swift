@@ -80,7 +80,6 @@ final class CatalogCommitter: @unchecked Sendable {
     /// seconds (and at the end): the inserts are spread over the backup instead of running in one
     /// burst per commit, so little is left to do once the readers finish.
     private func run() {
-        let database = catalog.database
         var open = false
         var applied = 0
         var lastCommit = FileSystem.monotonicSeconds()
@@ -90,7 +89,7 @@ final class CatalogCommitter: @unchecked Sendable {
                 let finished = events.isEmpty && queue.isClosedAndEmpty
                 if !events.isEmpty {
                     if !open {
-                        try database.execute("BEGIN IMMEDIATE")
+                        try catalog.beginTransaction()
                         open = true
                     }
                     for event in events { try apply(event) }
@@ -98,7 +97,7 @@ final class CatalogCommitter: @unchecked Sendable {
                 }
                 let now = FileSystem.monotonicSeconds()
                 if open && (finished || applied >= 20000 || now - lastCommit >= 2.0) {
-                    try database.execute("COMMIT")
+                    try catalog.commitTransaction()
                     blocks.committed(blocksInTransaction)
                     blocksInTransaction.removeAll(keepingCapacity: true)
                     try metadata?.committed()
@@ -109,7 +108,7 @@ final class CatalogCommitter: @unchecked Sendable {
                 if finished { return }
             }
         } catch {
-            if open { try? database.execute("ROLLBACK") }
+            if open { catalog.rollbackTransaction() }
             failureLock.withLock { if failure == nil { failure = error } }
             queue.close()
             while queue.pop() != nil {}

@@ -10,7 +10,8 @@ import Glibc
 /// the one writer). Write methods expect to run inside `transaction`.
 public final class Catalog {
     public static let schemaVersion: Int64 = 8
-    public let database: Database
+    /// The connection: only the catalog's own files run SQL on it (callers ask by name).
+    let database: Database
     /// Maps the catalog's device rows to short device ids and back (see `DeviceTable`).
     var devices = DeviceTable()
     /// The vault id each write transaction records again (see `stampVault`); nil when unknown.
@@ -78,50 +79,11 @@ public final class Catalog {
         if recorded == nil { try inTransaction {} }
     }
 
-    static func foreignVault(_ found: String, expected: String, path: String) -> StoreError {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        return .invalidVault("\(name) (or its WAL) belongs to vault \(found), not this vault \(expected); move \(name)-wal/-shm aside or run 'blockvault repair --apply' to rebuild from the packs")
-    }
-
-    /// The vault ids that the write-ahead log of the catalog at `path` records (settings_text rows
-    /// `vault_id`, found in the page images it holds); empty when there is no WAL. Every write
-    /// transaction writes that page into the WAL (`stampVault`). Reads at most the first 256 MiB.
-    static func vaultIDs(inWALOf path: String) -> Set<String> {
-        let descriptor = open(path + "-wal", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return [] }
-        defer { close(descriptor) }
-        let key = Array(vaultIDKey.utf8)
-        let idLength = 32
-        let chunk = 4 << 20
-        var found = Set<String>()
-        var carry: [UInt8] = []
-        var offset = 0
-        var buffer = [UInt8](repeating: 0, count: chunk)
-        while offset < 256 << 20 {
-            let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, chunk, off_t(offset)) }
-            guard count > 0 else { break }
-            let bytes = carry + buffer[0..<count]
-            var index = 0
-            while index + key.count + idLength <= bytes.count {
-                if bytes[index] == key[0] && Array(bytes[index..<index + key.count]) == key {
-                    let value = bytes[(index + key.count)..<(index + key.count + idLength)]
-                    if value.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) {
-                        found.insert(String(decoding: value, as: UTF8.self))
-                    }
-                }
-                index += 1
-            }
-            carry = Array(bytes[max(0, bytes.count - key.count - idLength)...])
-            offset += count
-        }
-        return found
-    }
-
     /// Writes the page that records the vault into the write-ahead log, unchanged (deleted and
     /// inserted again, so SQLite writes it), so that every WAL this catalog leaves names its vault:
     /// copied next to another vault's catalog, it is recognised and refused. Run inside each of
     /// `transaction`'s transactions on a catalog opened with its vault's id.
-    private func stampVault() throws(StoreError) {
+    func stampVault() throws(StoreError) {
         guard let vaultStamp else { return }
         try database.prepare("DELETE FROM settings_text WHERE key = ?").run([.text(Catalog.vaultIDKey)])
         try setSettingText(Catalog.vaultIDKey, vaultStamp)
@@ -143,14 +105,12 @@ public final class Catalog {
 
     /// `transaction` for bodies that throw only `StoreError`.
     func inTransaction(_ body: () throws(StoreError) -> Void) throws(StoreError) {
-        try database.execute("BEGIN IMMEDIATE")
+        try beginTransaction()
         do throws(StoreError) {
-            try stampVault()
             try body()
-            try database.execute("COMMIT")
+            try commitTransaction()
         } catch {
-            try? database.execute("ROLLBACK")
-            devices.forgetAll()
+            rollbackTransaction()
             throw error
         }
     }

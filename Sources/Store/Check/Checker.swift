@@ -13,10 +13,16 @@ import Glibc
 /// (`Catalog.markDamaged`), so that the next backup that meets the block stores it again.
 public struct Checker {
     let vault: Vault
+    let options: CheckOptions
 
-    public init(vault: Vault) { self.vault = vault }
+    public init(vault: Vault, options: CheckOptions = CheckOptions()) {
+        self.vault = vault
+        self.options = options
+    }
 
-    public func run(_ options: CheckOptions = CheckOptions()) throws -> CheckReport {
+    /// Runs every check once and reports what it found: damage is named in the report, not thrown.
+    /// Throws when the read lock cannot be had or the catalog cannot be read.
+    public func run() throws -> CheckReport {
         let started = FileSystem.monotonicSeconds()
         let lock = try vault.lockForReading()   // prune must not delete packs while they are read
         defer { withExtendedLifetime(lock) {} }
@@ -25,14 +31,14 @@ public struct Checker {
         var damaged: [BlockID: String] = [:]   // block → what is wrong with it
 
         // 1. SQLite's own view of the catalog file.
-        let integrity = try catalog.database.prepare("PRAGMA integrity_check")
-        var integrityLines: [String] = []
-        while try integrity.step() { integrityLines.append(integrity.text(0)) }
-        if integrityLines != ["ok"], let diskError = catalog.database.diskError() {
+        switch try catalog.integrity() {
+        case .intact:
+            break
+        case .unreadable(let diskError):
             // Pages that could not be read are the disk's problem, not damage that repair would fix.
             report.problems.append("catalog.db could not be checked: \(diskError), then run check again")
-        } else if integrityLines != ["ok"] {
-            report.problems.append("catalog.db fails SQLite's integrity check: \(integrityLines.prefix(3).joined(separator: "; ")); run 'blockvault repair'")
+        case .damaged(let lines):
+            report.problems.append("catalog.db fails SQLite's integrity check: \(lines.prefix(3).joined(separator: "; ")); run 'blockvault repair'")
         }
 
         // 2. Packs: recorded ones exist and their footers agree with the catalog.
@@ -120,7 +126,7 @@ public struct Checker {
         }
 
         // 4. Every recorded file version has all its blocks.
-        var absent = try vault.absentReferencedBlocks()
+        var absent = try catalog.absentReferencedBlocks()
         for id in try catalog.missingBlocks() { absent.insert(id) }
         for id in absent where damaged[id] == nil { damaged[id] = "it is missing from the vault" }
 

@@ -148,8 +148,7 @@ struct CatalogRebuilder {
         result.versions = versions.count
         result.dictionaries = dictionaries.count
         result.snapshots = snapshots.count
-        try catalog.database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        catalog.database.close()
+        try catalog.checkpointAndClose()
         return result
     }
 }

@@ -31,8 +31,19 @@ public struct RepairReport: Sendable {
 /// Takes the vault's write lock. A rebuilt catalog is written beside the old one and renamed over
 /// it, so killing repair at any moment leaves the old catalog, or the new one, never a mix; packs
 /// are never modified.
-public enum Repair {
-    public static func run(vaultPath: String, options: RepairOptions = RepairOptions()) throws -> RepairReport {
+public struct Repair {
+    /// The vault's directory: repair opens the vault itself, after rebuilding its catalog if need be.
+    let vaultPath: String
+    let options: RepairOptions
+
+    public init(vaultPath: String, options: RepairOptions = RepairOptions()) {
+        self.vaultPath = vaultPath
+        self.options = options
+    }
+
+    /// Repairs the vault (or, without `apply`, reports what it would do). Throws when the vault
+    /// cannot be locked or read, or a block cannot be read for a disk error (nothing is changed then).
+    public func run() throws -> RepairReport {
         let configuration = try Vault.readConfiguration(at: vaultPath)
         let lock = try VaultLock(directory: "\(vaultPath)/locks")
         defer { withExtendedLifetime(lock) {} }
@@ -40,9 +51,9 @@ public enum Repair {
         report.applied = options.apply
         let catalogPath = Vault.catalogPath(vaultPath)
 
-        if let damage = try diagnose(catalogPath, vaultID: configuration.vaultID) ?? staleness(vaultPath, vaultID: configuration.vaultID) {
+        if let damage = try Repair.diagnose(catalogPath, vaultID: configuration.vaultID) ?? Repair.staleness(vaultPath, vaultID: configuration.vaultID) {
             report.rebuilt = true
-            try rebuild(vaultPath: vaultPath, configuration: configuration, reason: damage, apply: options.apply, report: &report)
+            try Repair.rebuild(vaultPath: vaultPath, configuration: configuration, reason: damage, apply: options.apply, report: &report)
             if !options.apply { return report }
         }
 
@@ -72,7 +83,7 @@ public enum Repair {
 
         // A pack whose footer cannot be read may still hold good blocks: the catalog knows where
         // each one is. Those that read back and verify are copied into new packs; only the rest go.
-        let salvage = try salvageBlocks(of: damagedPacks, vault: vault, apply: options.apply, report: &report)
+        let salvage = try Repair.salvageBlocks(of: damagedPacks, vault: vault, apply: options.apply, report: &report)
         lost += damagedPacks.map(\.name)
 
         let unloadable = vault.dictionaries.failures
@@ -101,12 +112,12 @@ public enum Repair {
         }
         gone.subtract(salvage.saved)
         let alreadyMissing = try vault.catalog.missingBlocks()
-        let absent = try vault.absentReferencedBlocks().subtracting(alreadyMissing)
+        let absent = try vault.catalog.absentReferencedBlocks().subtracting(alreadyMissing)
         if !absent.isEmpty {
             report.actions.append("\(absent.count) blocks that recorded versions need are in no pack: remember them as missing, so a backup stores them again where the source still has them")
         }
         gone.formUnion(absent)
-        report.broken += try describeBroken(gone, vault: vault)
+        report.broken += try Repair.describeBroken(gone, vault: vault)
 
         if options.apply {
             try vault.catalog.transaction {
@@ -115,11 +126,7 @@ public enum Repair {
                 try vault.catalog.dropLostPacks(lost)
                 for (id, _) in unloadable { try vault.catalog.forgetDictionary(id: id) }
                 try vault.catalog.dropBlocks(corrupt)
-                let remember = try vault.catalog.database.prepare("INSERT OR IGNORE INTO missing_blocks(hash) VALUES(?)")
-                for id in absent {
-                    try remember.bind(id, at: 1)
-                    try remember.step()
-                }
+                try vault.catalog.rememberMissing(absent)
             }
             if !unrecorded.isEmpty { try vault.recoverInterruptedWrites() }
         }
@@ -191,13 +198,14 @@ public enum Repair {
         guard FileSystem.exists(path) else { return "catalog.db is missing" }
         do {
             let catalog = try Catalog(path: path, writable: false, readOnly: true, vaultID: vaultID)
-            let check = try catalog.database.prepare("PRAGMA integrity_check")
-            var lines: [String] = []
-            while try check.step() { lines.append(check.text(0)) }
-            if lines != ["ok"], let diskError = catalog.database.diskError() {
+            switch try catalog.integrity() {
+            case .intact:
+                return nil
+            case .unreadable(let diskError):
                 throw StoreError.catalog("repair stopped, nothing was changed: \(diskError)")
+            case .damaged(let lines):
+                return "catalog.db is damaged (\(lines.prefix(2).joined(separator: "; ")))"
             }
-            return lines == ["ok"] ? nil : "catalog.db is damaged (\(lines.prefix(2).joined(separator: "; ")))"
         } catch where Database.isDiskError(error) {
             throw error
         } catch {

@@ -38,9 +38,11 @@ public struct RestoreSummary: Sendable {
 /// What cannot be restored as recorded is named in the summary's warnings. Not thread-safe.
 public final class Restorer {
     private let vault: Vault
+    private let options: RestoreOptions
 
-    public init(vault: Vault) {
+    public init(vault: Vault, options: RestoreOptions = RestoreOptions()) {
         self.vault = vault
+        self.options = options
     }
 
     /// Relative paths of directories in the target known to be real directories (not symlinks)
@@ -63,7 +65,11 @@ public final class Restorer {
         var inode: UInt64
     }
 
-    public func restore(snapshot: Snapshot, folder: Int64, target: String, options: RestoreOptions = RestoreOptions()) throws -> RestoreSummary {
+    /// Restores `snapshot` (of the folder with row id `folder`) into `target`, created if missing;
+    /// may be called again for another snapshot or target. Throws when the snapshot cannot be read
+    /// or an entry cannot be written (what was restored so far stays); entries restored only in part
+    /// are named in the summary's warnings.
+    public func run(snapshot: Snapshot, folder: Int64, target: String) throws -> RestoreSummary {
         let started = FileSystem.monotonicSeconds()
         let lock = try vault.lockForReading()
         defer { withExtendedLifetime(lock) {} }

@@ -117,20 +117,16 @@ extension Vault {
         let snapshots = try catalog.snapshots()
         statistics.snapshots = snapshots.count
         statistics.logicalBytes = snapshots.reduce(0) { $0 + $1.snapshot.bytes }
-        statistics.versions = try catalog.database.scalar("SELECT count(*) FROM versions") ?? 0
-        statistics.blocks = try catalog.database.scalar("SELECT count(*) FROM blocks b JOIN packs p ON p.id = b.pack WHERE p.kind = 0") ?? 0
-        statistics.packs = try catalog.database.scalar("SELECT count(*) FROM packs") ?? 0
-        statistics.uniqueBytes = try catalog.database.scalar("SELECT sum(b.raw_length) FROM blocks b JOIN packs p ON p.id = b.pack WHERE p.kind = 0") ?? 0
-        // The blocks of a shared frame have one offset, and the frame's bytes count once.
-        statistics.storedDataBytes = try catalog.database.scalar("""
-            SELECT sum(stored_length) FROM (SELECT DISTINCT b.pack, b.offset, b.stored_length FROM blocks b
-                                            JOIN packs p ON p.id = b.pack WHERE p.kind = 0)
-            """) ?? 0
-        statistics.storedBytes = try catalog.database.scalar("SELECT sum(size) FROM packs") ?? 0
+        let totals = try catalog.totals()
+        statistics.versions = totals.versions
+        statistics.blocks = totals.dataBlocks
+        statistics.packs = totals.packs
+        statistics.uniqueBytes = totals.uniqueDataBytes
+        statistics.storedDataBytes = totals.storedDataBytes
+        statistics.storedBytes = totals.packBytes
         statistics.dictionaries = dictionaries.all.count
         statistics.dictionaryBytes = dictionaries.all.reduce(0) { $0 + $1.bytes.count }
-        statistics.dictionaryBlocks = try catalog.database.scalar(
-            "SELECT count(*) FROM blocks WHERE encoding = \(PackFormat.Encoding.zstdDictionary.rawValue)") ?? 0
+        statistics.dictionaryBlocks = totals.dictionaryBlocks
         return statistics
     }
 }
@@ -140,13 +136,7 @@ extension Vault {
     /// Single-block files are found by index; longer files by scanning the block lists once.
     public func versionsUsing(_ blocks: Set<BlockID>) throws -> [BlockID: [String]] {
         guard !blocks.isEmpty else { return [:] }
-        var listsUsing: [BlockID: [BlockID]] = [:]   // block list hash → damaged blocks in it
-        let lists = try catalog.database.prepare("SELECT hash, ids FROM blocklists")
-        while try lists.step() {
-            guard let hash = lists.blockID(0) else { continue }
-            let hits = lists.withBlob(1, BlockID.list(in:)).filter(blocks.contains)
-            if !hits.isEmpty { listsUsing[hash] = hits }
-        }
+        let listsUsing = try catalog.blockLists(containing: blocks)   // block list hash → damaged blocks in it
         let snapshots = try catalog.snapshots()
         var result: [BlockID: [String]] = [:]
         var wanted: [(BlockID, [BlockID])] = blocks.map { ($0, [$0]) }
@@ -164,33 +154,5 @@ extension Vault {
             }
         }
         return result
-    }
-}
-
-extension Vault {
-    /// Blocks that some non-deleted file version needs but the catalog's block index lacks.
-    public func absentReferencedBlocks() throws -> Set<BlockID> {
-        let database = catalog.database
-        var absent = Set<BlockID>()
-        let single = try database.prepare("""
-            SELECT DISTINCT v.blocklist FROM versions v WHERE v.blocks = 1 AND v.deleted = 0
-            AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.hash = v.blocklist)
-            """)
-        while try single.step() { if let id = single.blockID(0) { absent.insert(id) } }
-        let lists = try database.prepare("SELECT DISTINCT blocklist, blocks FROM versions WHERE blocks > 1 AND deleted = 0")
-        var wanted: [(BlockID, Int)] = []
-        while try lists.step() { if let id = lists.blockID(0) { wanted.append((id, lists.int(1))) } }
-        for (hash, count) in wanted {
-            var version = FileVersion(path: [], type: .file)
-            version.blockListHash = hash
-            version.blockCount = count
-            let ids: [BlockID]
-            do { ids = try catalog.blockIDs(of: version) } catch {
-                absent.insert(hash)   // the list itself is gone: name it by its hash
-                continue
-            }
-            for id in ids where try !catalog.hasBlock(id) { absent.insert(id) }
-        }
-        return absent
     }
 }

@@ -63,6 +63,6 @@ extension Vault {
         guard !pending.isEmpty else { return }
         for name in pending { try storage.remove(name: name) }
         try FileSystem.fsyncDirectory(storage.directory)
-        try catalog.transaction { try catalog.database.execute("DELETE FROM pending_deletions") }
+        try catalog.transaction { try catalog.clearPendingDeletions() }
     }
 }

@@ -21,7 +21,7 @@ struct CheckCommand: ParsableCommand {
         var options = CheckOptions()
         options.readData = readData || subset != nil
         options.subset = try subset.map(CheckSubset.parse)
-        let report = try Checker(vault: opened).run(options)
+        let report = try Checker(vault: opened, options: options).run()
         if vault.json {
             print(JSON.object([
                 ("ok", .bool(report.problems.isEmpty)), ("problems", .array(report.problems.map { .string($0) })),

@@ -19,7 +19,7 @@ struct RepairCommand: ParsableCommand {
         var options = RepairOptions()
         options.apply = apply
         options.readData = readData
-        let report = try Repair.run(vaultPath: try vault.vaultPath(), options: options)
+        let report = try Repair(vaultPath: try vault.vaultPath(), options: options).run()
         if vault.json {
             print(JSON.object([("applied", .bool(report.applied)), ("rebuilt", .bool(report.rebuilt)),
                                ("actions", .array(report.actions.map { .string($0) })),

@@ -32,7 +32,7 @@ struct RestoreCommand: ParsableCommand {
         options.includes = includes.map(Format.relativePath)
         options.overwrite = overwrite
         options.workers = workers
-        let summary = try Restorer(vault: opened).restore(snapshot: found, folder: folder, target: target, options: options)
+        let summary = try Restorer(vault: opened, options: options).run(snapshot: found, folder: folder, target: target)
         for warning in summary.warnings { printError("blockvault: \(warning)") }
         if vault.json {
             print(JSON.object([("snapshot", .string(found.id)), ("files", .int(summary.files)), ("dirs", .int(summary.directories)),
