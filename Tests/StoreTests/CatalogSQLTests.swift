@@ -186,7 +186,14 @@ import TestSupport
         let files = try FileManager.default.subpathsOfDirectory(atPath: sources.path).filter { $0.hasSuffix(".swift") }
         #expect(files.contains("Store/Catalog/Catalog.swift"), "the scan reads the Sources tree")
         #expect(files.count > 50)
-        let connection = try Regex(#"\bdatabase\.[A-Za-z_]|\.database\b"#)
+        // Not `\b`: Swift's default word boundaries (Unicode's) read `catalog.database.execute` as one word.
+        let connection = try Regex(#"(^|[^A-Za-z0-9_])database\.[A-Za-z_]|\.database($|[^A-Za-z0-9_])"#)
+        for use in ["catalog.database.prepare(", "try database.execute(", "let database = catalog.database", "f(vault.catalog.database)"] {
+            #expect(use.contains(connection), "the scan finds \(use)")
+        }
+        for text in ["the database. Then", "Database.isDiskError(error)", "catalog.databaseSize"] {
+            #expect(!text.contains(connection), "the scan lets \(text) be")
+        }
         var offenders: [String: [String]] = [:]
         for file in files where !file.hasPrefix("Store/Catalog/") {
             let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
