@@ -81,8 +81,8 @@ public final class Catalog {
 
     /// Writes the page that records the vault into the write-ahead log, unchanged (deleted and
     /// inserted again, so SQLite writes it), so that every WAL this catalog leaves names its vault:
-    /// copied next to another vault's catalog, it is recognised and refused. Run inside each of
-    /// `transaction`'s transactions on a catalog opened with its vault's id.
+    /// copied next to another vault's catalog, it is recognised and refused. Run inside every write
+    /// transaction (`transaction`, `beginTransaction`) on a catalog opened with its vault's id.
     func stampVault() throws(StoreError) {
         guard let vaultStamp else { return }
         try database.prepare("DELETE FROM settings_text WHERE key = ?").run([.text(Catalog.vaultIDKey)])
