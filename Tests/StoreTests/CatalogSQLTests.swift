@@ -173,6 +173,18 @@ import TestSupport
         let copy = directory.path(for: "copy.db")
         try Data(contentsOf: URL(fileURLWithPath: path)).write(to: URL(fileURLWithPath: copy))
         #expect(try Catalog(path: copy).setting("kept") == 7)
+        #expect(throws: StoreError.self, "a closed catalog answers nothing") { try catalog.setting("kept") }
+    }
+
+    @Test func aClosedCatalogAnswersNothingAndClosingTwiceIsHarmless() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path(for: "catalog.db")
+        let catalog = try Catalog(path: path)
+        try catalog.transaction { try catalog.setSetting("kept", 8) }
+        catalog.close()
+        catalog.close()
+        #expect(throws: StoreError.self) { try catalog.setting("kept") }
+        #expect(try Catalog(path: path).setting("kept") == 8)
     }
 
     /// SQL lives in `Store/Catalog/`: no other source file reaches the connection (`database.`),

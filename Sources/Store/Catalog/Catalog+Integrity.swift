@@ -38,7 +38,7 @@ extension Catalog {
     static func vaultIDs(inWALOf path: String) -> Set<String> {
         let descriptor = open(path + "-wal", O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return [] }
-        defer { close(descriptor) }
+        defer { Glibc.close(descriptor) }   // not `Catalog.close`
         let key = Array(vaultIDKey.utf8)
         let idLength = 32
         let chunk = 4 << 20

@@ -53,4 +53,11 @@ extension Catalog {
         try database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         database.close()
     }
+
+    /// Closes the connection now rather than when the catalog is released (a catalog opened only
+    /// to read one setting, say), without a checkpoint of its own. Idempotent; the catalog cannot
+    /// be used afterwards (its calls throw).
+    public func close() {
+        database.close()
+    }
 }
