@@ -25,7 +25,7 @@ struct CatalogRebuilder {
         guard FileSystem.exists(path), let catalog = try? Catalog(path: path, writable: false, readOnly: true, vaultID: vaultID) else {
             return nil
         }
-        defer { catalog.database.close() }
+        defer { catalog.close() }
         return (try? catalog.settingText("master_device")) ?? nil
     }
 
