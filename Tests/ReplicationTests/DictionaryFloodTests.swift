@@ -31,7 +31,7 @@ import TestSupport
         #expect(outcome.status != 0 && !outcome.signaled, "\(outcome.errors)")
         let replica = try Vault(path: pair.directory.path(for: "replica"))
         #expect(replica.dictionaries.all.isEmpty, "junk dictionaries were stored")
-        #expect(try replica.storage.list().isEmpty)
+        #expect(try replica.storage.packNames().isEmpty)
     }
 
     /// A sender that answers a dictionary request with what was asked plus junk: refused whole.

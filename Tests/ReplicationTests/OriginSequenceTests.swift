@@ -223,7 +223,7 @@ import TestSupport
         let (masterVault, replicaPath) = try unpack060(into: directory)
         let master = masterVault.configuration.deviceID
         let configuration = try Vault.readConfiguration(at: replicaPath)
-        let storage = LocalPackStorage(directory: replicaPath + "/packs")
+        let storage = LocalBlobStorage(root: replicaPath)
         let expected = Array(Int64(1)...9)
 
         var rebuilder = CatalogRebuilder(configuration: configuration, storage: storage)

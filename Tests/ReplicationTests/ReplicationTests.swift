@@ -138,7 +138,7 @@ final class HostileSource: ReplicationSource {
         #expect(error != nil)
         #expect(try pair.replica.catalog.database.scalar("SELECT count(*) FROM versions") == 0)
         #expect(try pair.replica.catalog.database.scalar("SELECT count(*) FROM packs") == 0)
-        #expect(try pair.replica.storage.list().isEmpty)
+        #expect(try pair.replica.storage.packNames().isEmpty)
     }
 
     @Test func aSenderRefusesAPeerThatIsNotReceiveOnly() throws {

@@ -55,7 +55,7 @@ import TestSupport
         #expect(errors.contains(words), "stderr: \(errors)")
         #expect(errors.split(separator: "\n").count == 1, "one line: \(errors)")
         #expect(try vault.catalog.database.scalar("SELECT count(*) FROM versions") == 0)
-        #expect(try vault.storage.list().isEmpty)
+        #expect(try vault.storage.packNames().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: directory.path(for: "escape")))
     }
 

@@ -70,7 +70,7 @@ func similarSmallFile(_ index: Int, size: Int = 6000) -> [UInt8] {
 
     @Test func aPackOfDictionaryBlocksReadsBackAndNamesTheMissingDictionary() throws {
         let directory = try TemporaryDirectory()
-        let storage = LocalPackStorage(directory: directory.path)
+        let storage = LocalBlobStorage(root: directory.path)
         let dictionary = try DictionaryTests.trained()
         let encoder = BlockEncoder(level: 3, dictionary: dictionary)
         let sealed = Mutex<[SealedPack]>([])

@@ -100,7 +100,7 @@ import Glibc
             for pack in doomed { try vault.catalog.database.prepare("INSERT INTO pending_deletions(name) VALUES(?)").run([.text(pack.name)]) }
         }
         #expect(try vault.recoverInterruptedWrites() == 0)
-        let present = Set(try vault.storage.list())
+        let present = Set(try vault.storage.packNames())
         #expect(doomed.allSatisfy { !present.contains($0.name) })
         #expect(try vault.catalog.pendingDeletions().isEmpty)
     }

@@ -11,8 +11,8 @@ import Glibc
     @Test("blocks smaller and larger than a staging piece, across piece boundaries, read back exactly")
     func blocksAcrossPieceBoundaries() throws {
         let directory = try TemporaryDirectory()
-        let storage = LocalPackStorage(directory: directory.path)
-        let piece = LocalPackFile.pieceSize
+        let storage = LocalBlobStorage(root: directory.path)
+        let piece = LocalBlobUpload.pieceSize
         let blocks: [[UInt8]] = [
             DeterministicData.randomBytes(count: 700_000, seed: 1),
             DeterministicData.randomBytes(count: piece * 2 + 12_345, seed: 2),   // straight from memory, after a partial piece
@@ -32,20 +32,20 @@ import Glibc
         #expect(read == blocks)
     }
 
-    @Test("a pack file discarded, or dropped before commit, leaves nothing behind")
+    @Test("a pack upload aborted, or dropped before commit, leaves nothing behind")
     func uncommittedFilesVanish() throws {
         let directory = try TemporaryDirectory()
-        let storage = LocalPackStorage(directory: directory.path)
-        let bytes = DeterministicData.randomBytes(count: LocalPackFile.pieceSize + 5, seed: 7)
+        let storage = LocalBlobStorage(root: directory.path)
+        let bytes = DeterministicData.randomBytes(count: LocalBlobUpload.pieceSize + 5, seed: 7)
         do {
-            let file = try storage.create(name: "ab" + String(repeating: "0", count: 30))
+            let file = try storage.uploadPack(named: "ab" + String(repeating: "0", count: 30))
             try file.append(bytes: bytes)
-            file.discard()
-            let dropped = try storage.create(name: "ab" + String(repeating: "1", count: 30))
+            file.abort()
+            let dropped = try storage.uploadPack(named: "ab" + String(repeating: "1", count: 30))
             try dropped.append(bytes: bytes)
         }
-        #expect(try FileSystem.listDirectory(Array((directory.path + "/ab").utf8)).isEmpty)
-        #expect(try storage.list().isEmpty)
+        #expect(try FileSystem.listDirectory(Array((directory.path + "/packs/ab").utf8)).isEmpty)
+        #expect(try storage.packNames().isEmpty)
     }
 
     @Test("the read-back checksum changes with any single flipped bit, and with the length")

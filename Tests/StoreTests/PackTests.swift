@@ -10,7 +10,7 @@ import Glibc
 /// Packs written by `PackWriter` can be read back alone, and damage to them is detected.
 @Suite struct PackTests {
     /// Writes `blocks` through a PackWriter with a small target size; returns the sealed packs.
-    static func writePacks(_ blocks: [[UInt8]], storage: LocalPackStorage, targetSize: Int = 64 << 10) throws -> [SealedPack] {
+    static func writePacks(_ blocks: [[UInt8]], storage: any BlobStorage, targetSize: Int = 64 << 10) throws -> [SealedPack] {
         let sealed = Mutex<[SealedPack]>([])
         let writer = PackWriter(kind: .data, storage: storage, targetSize: targetSize) { pack in sealed.withLock { $0.append(pack) } }
         let encoder = BlockEncoder(level: 3)
@@ -34,19 +34,18 @@ import Glibc
 
     @Test func packsRoundTripThroughFooterAndReader() throws {
         let directory = try TemporaryDirectory()
-        let storage = LocalPackStorage(directory: directory.path)
+        let storage = LocalBlobStorage(root: directory.path)
         let blocks = PackTests.sampleBlocks()
         let packs = try PackTests.writePacks(blocks, storage: storage)
         #expect(packs.count >= 2, "a 64 KiB target must split ~200 KiB of blocks into several packs")
-        #expect(Set(try storage.list()) == Set(packs.map(\.name)))
+        #expect(Set(try storage.packNames()) == Set(packs.map(\.name)))
         let reader = PackReader(storage: storage, dictionaries: DictionarySet())
         var found = 0
         for pack in packs {
-            let descriptor = try storage.openForReading(name: pack.name)
             var status = stat()
-            fstat(descriptor, &status)
-            close(descriptor)
+            #expect(stat(storage.packLocation(pack.name), &status) == 0)
             #expect(Int(status.st_size) == pack.size)
+            #expect(try storage.packSize(named: pack.name) == pack.size)
             for entry in pack.entries {
                 let plain = Array(try reader.read(BlockLocation(pack: pack.name, entry: entry)))
                 #expect(SHA256Hasher.hash(plain) == entry.id)
@@ -75,11 +74,11 @@ import Glibc
 
     @Test func flippedBitIsReportedNotReturned() throws {
         let directory = try TemporaryDirectory()
-        let storage = LocalPackStorage(directory: directory.path)
+        let storage = LocalBlobStorage(root: directory.path)
         let packs = try PackTests.writePacks([DeterministicData.textLikeBytes(count: 50_000, seed: 9)], storage: storage)
         let pack = try #require(packs.first)
         let entry = try #require(pack.entries.first)
-        let path = storage.location(of: pack.name)
+        let path = storage.packLocation(pack.name)
         chmod(path, 0o644)
         let descriptor = open(path, O_RDWR)
         var byte: UInt8 = 0
@@ -98,7 +97,7 @@ import Glibc
         let vault = try Vault(path: directory.path + "/v")
         let packs = try PackTests.writePacks(PackTests.sampleBlocks(), storage: vault.storage, targetSize: 1 << 30)
         let pack = try #require(packs.first)
-        let path = vault.storage.location(of: pack.name)
+        let path = vault.storage.packLocation(pack.name)
         chmod(path, 0o644)
         #expect(truncate(path, off_t(pack.size - cut)) == 0)
         #expect(throws: StoreError.self) { _ = try vault.storage.sealedPack(named: pack.name) }

@@ -119,7 +119,7 @@ import Glibc
         }
         try setup.backup()
         let damaged = try #require(try setup.locations(of: "notes/note-201.txt").first)
-        let pack = setup.vault.storage.location(of: damaged.pack)
+        let pack = setup.vault.storage.packLocation(damaged.pack)
         chmod(pack, 0o644)
         let descriptor = open(pack, O_RDWR)
         try #require(descriptor >= 0)

@@ -82,7 +82,7 @@ import Glibc
         let directory = try TemporaryDirectory()
         let vault = try backedUp(DeterministicData.textLikeBytes(count: SharedFrameTests.size, seed: 8), in: directory)
         let victim = try #require(try locations(vault).first(where: \.entry.isShared))
-        let path = vault.storage.location(of: victim.pack)
+        let path = vault.storage.packLocation(victim.pack)
         let offset = victim.entry.offset + victim.entry.storedLength / 2
         var byte = try FileSystem.readFile(path)[offset] ^ 0x10
         chmod(path, 0o644)
@@ -127,7 +127,7 @@ import Glibc
         let shared = try locations(vault).filter(\.entry.isShared)
         #expect(!shared.isEmpty)
         for (frame, members) in Dictionary(grouping: shared, by: { FrameKey(pack: $0.pack, offset: $0.entry.offset) }) {
-            let pack = try FileSystem.readFile(vault.storage.location(of: frame.pack))
+            let pack = try FileSystem.readFile(vault.storage.packLocation(frame.pack))
             let stored = Array(pack[frame.offset..<frame.offset + members[0].entry.storedLength])
             let declared = stored.withUnsafeBytes { ZstdDecompressor.declaredSize($0) }
             #expect(declared == members.reduce(0) { $0 + $1.entry.rawLength }, "frame at \(frame.offset) of \(frame.pack)")
@@ -187,7 +187,7 @@ extension SharedFrameTests {
 @Suite struct CompressionStageTests {
     @Test func aStageWhoseFrameWasAbandonedEndsAndGoesCleanly() throws {
         let directory = try TemporaryDirectory()
-        let storage = LocalPackStorage(directory: directory.path)
+        let storage = LocalBlobStorage(root: directory.path)
         let sealed = SealedPackList()
         let packs = PackWriter(kind: .data, storage: storage) { sealed.append($0) }
         let block = DeterministicData.textLikeBytes(count: 200 << 10, seed: 3)

@@ -42,7 +42,7 @@ public struct Checker {
         }
 
         // 2. Packs: recorded ones exist and their footers agree with the catalog.
-        let onDisk = Set(try vault.storage.list())
+        let onDisk = Set(try vault.storage.packNames())
         let recorded = try catalog.packs()
         let recordedByID = Dictionary(uniqueKeysWithValues: recorded.map { ($0.id, $0) })
         var readNames = options.readData ? recorded.map(\.name).filter { onDisk.contains($0) } : []

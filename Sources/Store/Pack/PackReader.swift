@@ -1,7 +1,4 @@
 import Chunker
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Where the catalog says a block is.
 public struct BlockLocation: Sendable, Hashable {
@@ -12,9 +9,8 @@ public struct BlockLocation: Sendable, Hashable {
 /// Reads blocks out of packs, decompressing and re-hashing each one: a block whose bytes do not hash
 /// to its ID is an error, never returned. Not thread-safe: one per worker.
 public final class PackReader {
-    private let storage: any PackStorage
+    private let storage: any BlobStorage
     private let decoder: BlockDecoder
-    private var descriptors: [String: Int32] = [:]
     private var storedBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
     /// The shared frame whose stored bytes `storedBuffer` holds, if any.
     private var lastFrame: FrameKey?
@@ -23,23 +19,12 @@ public final class PackReader {
 
     /// `dictionaries`: those blocks compressed with a dictionary may need (a vault's; empty for
     /// readers of metadata, which is never compressed with one).
-    public init(storage: any PackStorage, dictionaries: DictionarySet) {
+    public init(storage: any BlobStorage, dictionaries: DictionarySet) {
         self.storage = storage
         decoder = BlockDecoder(dictionaries: dictionaries)
     }
 
-    deinit {
-        descriptors.values.forEach { close($0) }
-        storedBuffer.deallocate()
-    }
-
-    private func descriptor(for pack: String) throws(StoreError) -> Int32 {
-        if let open = descriptors[pack] { return open }
-        if descriptors.count >= 64 { descriptors.values.forEach { close($0) }; descriptors.removeAll() }
-        let opened = try storage.openForReading(name: pack)
-        descriptors[pack] = opened
-        return opened
-    }
+    deinit { storedBuffer.deallocate() }
 
     private static func grow(_ buffer: inout UnsafeMutableRawBufferPointer, to count: Int) {
         guard buffer.count < count else { return }
@@ -88,7 +73,7 @@ public final class PackReader {
     /// Reads `buffer.count` bytes of a pack as they are stored, from `offset`: one call for a run of
     /// neighbouring blocks, which the caller then decodes and verifies one by one.
     func readBytes(of pack: String, at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) {
-        try FileSystem.preadAll(try descriptor(for: pack), buffer, offset: Int64(offset), path: storage.location(of: pack))
+        try storage.readPack(named: pack, at: offset, into: buffer)
     }
 
     /// The error that names a block which does not decode to its ID, and its pack.

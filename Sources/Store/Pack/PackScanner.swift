@@ -1,8 +1,5 @@
 import CZstd
 import Chunker
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Finds what a pack whose footer is lost still holds, with neither footer nor catalog to say
 /// where its blocks are (a catalog rebuilt from the packs): every zstd frame in its body that
@@ -13,7 +10,7 @@ import Glibc
 /// and are not found; nor are a fixed-size chunker's shared blocks. Each block found is named by
 /// the hash of its bytes, so whatever is found is exactly what was stored.
 struct PackScanner {
-    let storage: LocalPackStorage
+    let storage: any BlobStorage
     let chunker: ChunkerParameters
 
     private static let magic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
@@ -21,15 +18,10 @@ struct PackScanner {
     /// The blocks found in pack `name` (a metadata pack when every frame found is a metadata
     /// record), or nil when none is found.
     func scan(_ name: String) throws(StoreError) -> SealedPack? {
-        let descriptor = try storage.openForReading(name: name)
-        defer { close(descriptor) }
-        let path = storage.location(of: name)
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw .system("cannot stat", path) }
-        var bytes = [UInt8](repeating: 0, count: Int(status.st_size))
+        var bytes = [UInt8](repeating: 0, count: try storage.packSize(named: name))
         var failure: StoreError?
         bytes.withUnsafeMutableBytes { buffer in
-            do throws(StoreError) { try FileSystem.preadAll(descriptor, buffer, offset: 0, path: path) } catch { failure = error }
+            do throws(StoreError) { try storage.readPack(named: name, at: 0, into: buffer) } catch { failure = error }
         }
         if let failure { throw failure }
 

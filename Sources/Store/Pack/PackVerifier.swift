@@ -1,15 +1,12 @@
 import Chunker
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Reads one pack into memory and verifies its footer and every block. Not thread-safe: one per thread.
 final class PackVerifier {
-    private let storage: any PackStorage
+    private let storage: any BlobStorage
     private let decoder: BlockDecoder
     private var buffer: [UInt8] = []
 
-    init(storage: any PackStorage, dictionaries: DictionarySet) {
+    init(storage: any BlobStorage, dictionaries: DictionarySet) {
         self.storage = storage
         decoder = BlockDecoder(dictionaries: dictionaries)
     }
@@ -28,18 +25,13 @@ final class PackVerifier {
     /// (the copies the catalog points at), so a stale copy left behind in an old pack is not reported.
     func verify(_ name: String, referenced: Set<BlockID>) -> Outcome {
         var outcome = Outcome()
-        let path = storage.location(of: name)
         do {
-            let descriptor = try storage.openForReading(name: name)
-            defer { close(descriptor) }
-            var status = stat()
-            guard fstat(descriptor, &status) == 0 else { throw StoreError.system("cannot stat", path) }
-            let size = Int(status.st_size)
+            let size = try storage.packSize(named: name)
             if buffer.count < size { buffer = [UInt8](repeating: 0, count: size) }
             var failure: StoreError?
             buffer.withUnsafeMutableBytes { raw in
                 do throws(StoreError) {
-                    try FileSystem.preadAll(descriptor, UnsafeMutableRawBufferPointer(rebasing: raw[0..<size]), offset: 0, path: path)
+                    try storage.readPack(named: name, at: 0, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<size]))
                 } catch { failure = error }
             }
             if let failure { throw failure }

@@ -12,7 +12,7 @@ public struct SealedPack: Sendable {
 }
 
 /// Collects stored blocks into packs of about `targetSize` bytes, streamed to storage as they fill,
-/// and seals each (footer, then `PackFile.commit`). Thread-safe: workers append concurrently under a
+/// and seals each (footer, then `BlobUpload.commit`). Thread-safe: workers append concurrently under a
 /// lock (which covers the pack file's occasional 1 MiB write); a full pack is taken out under the
 /// lock and sealed outside it, so other workers keep appending to the next one.
 ///
@@ -24,14 +24,14 @@ public struct SealedPack: Sendable {
 public final class PackWriter: Sendable {
     static let sealsInFlight = 2
     public let kind: PackFormat.Kind
-    private let storage: any PackStorage
+    private let storage: any BlobStorage
     private let targetSize: Int
     private let onSealed: @Sendable (SealedPack) throws -> Void
 
     private struct OpenPack {
         var name = ""
         /// Created with the first block, so a writer that stores nothing creates no file.
-        var file: (any PackFile)?
+        var file: (any BlobUpload)?
         var entries: [PackEntry] = []
     }
     private let open: AdaptiveMutex<OpenPack>
@@ -44,7 +44,7 @@ public final class PackWriter: Sendable {
 
     /// `onSealed` is called once per sealed pack, on the thread that sealed it (in the background:
     /// the sealing queue), before `flush` returns.
-    public init(kind: PackFormat.Kind, storage: any PackStorage, targetSize: Int = PackFormat.targetSize,
+    public init(kind: PackFormat.Kind, storage: any BlobStorage, targetSize: Int = PackFormat.targetSize,
                 sealInBackground: Bool = false, onSealed: @escaping @Sendable (SealedPack) throws -> Void) {
         background = sealInBackground
         self.kind = kind
@@ -85,7 +85,7 @@ public final class PackWriter: Sendable {
             do throws(StoreError) {
                 if pack.file == nil {
                     pack.name = randomHex(byteCount: 16)
-                    let file = try storage.create(name: pack.name)
+                    let file = try storage.uploadPack(named: pack.name)
                     pack.file = file
                     try file.append(bytes: PackFormat.header)
                 }
@@ -94,7 +94,7 @@ public final class PackWriter: Sendable {
                 try file.append(stored)
                 guard file.size >= targetSize else { return nil }
             } catch {
-                pack.file?.discard()
+                pack.file?.abort()
                 pack = OpenPack()
                 throw error
             }
@@ -124,7 +124,7 @@ public final class PackWriter: Sendable {
             defer { pack = OpenPack() }
             return pack
         }
-        taken.file?.discard()
+        taken.file?.abort()
         sealed.wait()
     }
 
@@ -144,7 +144,7 @@ public final class PackWriter: Sendable {
                 sealed.leave()
             }
             if sealFailure.withLock({ $0 != nil }) {
-                pack.file!.discard()
+                pack.file!.abort()
                 return
             }
             do throws(StoreError) {
@@ -161,7 +161,7 @@ public final class PackWriter: Sendable {
             try file.append(bytes: PackFormat.footer(kind: kind, entries: pack.entries))
             try file.commit()
         } catch {
-            file.discard()
+            file.abort()
             throw error
         }
         do {

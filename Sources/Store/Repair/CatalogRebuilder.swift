@@ -15,7 +15,7 @@ import Glibc
 /// push from the master claims them (`ReplicaWriter.checkMaster`).
 struct CatalogRebuilder {
     let configuration: VaultConfiguration
-    let storage: LocalPackStorage
+    let storage: any BlobStorage
     /// The master a receive-only vault followed, as its old catalog recorded it; nil when unknown.
     var masterDevice: String? = nil
 
@@ -45,7 +45,7 @@ struct CatalogRebuilder {
         try catalog.registerDevice(deviceID: configuration.deviceID, shortID: configuration.shortDeviceID)
         var metadataPacks: [SealedPack] = []
         try catalog.transaction {
-            for name in try storage.list().sorted() {
+            for name in try storage.packNames().sorted() {
                 do {
                     let pack = try storage.sealedPack(named: name)
                     try catalog.insertPack(pack)

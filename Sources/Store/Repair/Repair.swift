@@ -59,7 +59,7 @@ public struct Repair {
 
         let vault = try Vault(path: vaultPath)
         let recordedPacks = try vault.catalog.packs()
-        let onDisk = Set(try vault.storage.list())
+        let onDisk = Set(try vault.storage.packNames())
         var lost: [String] = []
         var damagedPacks: [(id: Int64, name: String, kind: Int, size: Int)] = []
         for pack in recordedPacks {
@@ -182,7 +182,7 @@ public struct Repair {
             for writer in writers.values { try writer.flush() }
             salvage.written = sealed.take()
         } catch {
-            for pack in sealed.take() { try? vault.storage.remove(name: pack.name) }
+            for pack in sealed.take() { try? vault.storage.deletePack(named: pack.name) }
             throw error
         }
         return salvage
@@ -217,7 +217,7 @@ public struct Repair {
     /// the packs brings back what it lost. Read-only.
     static func staleness(_ vaultPath: String, vaultID: String) throws -> String? {
         let catalog = try Catalog(path: Vault.catalogPath(vaultPath), writable: false, readOnly: true, vaultID: vaultID)
-        return try Vault.newerSnapshot(catalog: catalog, storage: LocalPackStorage(directory: "\(vaultPath)/packs"))
+        return try Vault.newerSnapshot(catalog: catalog, storage: LocalBlobStorage(root: vaultPath))
     }
 
     private static func rebuild(vaultPath: String, configuration: VaultConfiguration, reason: String, apply: Bool,
@@ -225,7 +225,7 @@ public struct Repair {
         let catalogPath = Vault.catalogPath(vaultPath)
         let building = catalogPath + ".rebuild"
         for suffix in ["", "-wal", "-shm", "-journal"] { unlink(building + suffix) }
-        let storage = LocalPackStorage(directory: "\(vaultPath)/packs")
+        let storage = LocalBlobStorage(root: vaultPath)
         var rebuilder = CatalogRebuilder(configuration: configuration, storage: storage)
         rebuilder.masterDevice = CatalogRebuilder.masterDevice(ofCatalogAt: catalogPath, vaultID: configuration.vaultID)
         let result = try rebuilder.build(at: building)

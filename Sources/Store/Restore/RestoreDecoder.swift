@@ -30,7 +30,7 @@ final class RestoreDecoder {
     private var frameBlocks: [Int] = []
 
     /// Blocks whose bytes are damaged are recorded in `damage` (the restore has them stored again).
-    init(storage: any PackStorage, dictionaries: DictionarySet, damage: RestoreDamage) {
+    init(storage: any BlobStorage, dictionaries: DictionarySet, damage: RestoreDamage) {
         reader = PackReader(storage: storage, dictionaries: dictionaries)
         decoder = BlockDecoder(dictionaries: dictionaries)
         self.damage = damage

@@ -20,7 +20,7 @@ final class RestorePipeline {
     private let warnings: RestoreWarnings
 
     /// What the files could not be given as recorded goes to `warnings`.
-    init(storage: any PackStorage, dictionaries: DictionarySet, decoders: Int, warnings: RestoreWarnings) {
+    init(storage: any BlobStorage, dictionaries: DictionarySet, decoders: Int, warnings: RestoreWarnings) {
         self.warnings = warnings
         jobs = BoundedQueue(capacity: 2 * decoders)
         decoded = BoundedQueue(capacity: decoders + 1)

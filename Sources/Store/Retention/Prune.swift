@@ -193,7 +193,7 @@ public enum Prune {
         } catch {
             // The packs sealed so far are referenced by nothing: remove them now rather than leave
             // them for the next writer to adopt.
-            for pack in sealed.take() { try? vault.storage.remove(name: pack.name) }
+            for pack in sealed.take() { try? vault.storage.deletePack(named: pack.name) }
             throw error
         }
         report.packsWritten = written.count
@@ -242,18 +242,14 @@ public enum Prune {
         if records.count == 1 {
             if !blocks.isEmpty { used.insert(records[0].id) }
         } else {
-            var descriptors: [String: Int32] = [:]
-            defer { descriptors.values.forEach { close($0) } }
             var header = [UInt8](repeating: 0, count: 32)
             for block in blocks where used.count < records.count {
                 let count = min(header.count, block.storedLength)
-                if descriptors[block.pack] == nil { descriptors[block.pack] = try vault.storage.openForReading(name: block.pack) }
                 var failure: StoreError?
                 let id = header.withUnsafeMutableBytes { buffer -> UInt32 in
                     let target = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
                     do throws(StoreError) {
-                        try FileSystem.preadAll(descriptors[block.pack]!, target, offset: Int64(block.offset),
-                                                path: vault.storage.location(of: block.pack))
+                        try vault.storage.readPack(named: block.pack, at: block.offset, into: target)
                     } catch {
                         failure = error
                         return 0

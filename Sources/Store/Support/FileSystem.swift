@@ -234,7 +234,7 @@ enum FileSystem {
 
     /// Writes `contents` to `final` so that readers see the old or the new file, never a mix, and
     /// the new one survives a crash: temporary name, fsync, rename, directory fsync. On any failure
-    /// the temporary file is removed. (Packs, which are larger, stream through `LocalPackFile`.)
+    /// the temporary file is removed. (Packs, which are larger, stream through `LocalBlobUpload`.)
     static func writeDurably(_ contents: UnsafeRawBufferPointer, to final: String, temporary: String) throws(StoreError) {
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw .system("cannot create", temporary) }

@@ -4,7 +4,7 @@ extension Vault {
     /// Loads every dictionary the catalog records from its metadata record. One that cannot be
     /// loaded (its record or pack is gone or damaged) is noted in the set with the reason, so that
     /// the blocks needing it fail with that reason; opening the vault does not fail for it.
-    static func loadDictionaries(catalog: Catalog, storage: LocalPackStorage) throws(StoreError) -> DictionarySet {
+    static func loadDictionaries(catalog: Catalog, storage: any BlobStorage) throws(StoreError) -> DictionarySet {
         let set = DictionarySet()
         let records = try catalog.dictionaryRecords()
         guard !records.isEmpty else { return set }

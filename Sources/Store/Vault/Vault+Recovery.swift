@@ -11,7 +11,7 @@ extension Vault {
     @discardableResult
     func recoverInterruptedWrites() throws -> Int {
         guard !readOnly else { throw StoreError.invalidVault("internal: recovery on a vault opened read-only") }
-        try storage.removeTemporaryFiles()
+        try storage.removeIncompleteUploads(prefix: PackKey.prefix)
         for name in try FileSystem.listDirectory(Array(path.utf8)) {
             let text = String(decoding: name, as: UTF8.self)
             if text.hasPrefix(".tmp-") && text.hasSuffix("-config.json") { unlink("\(path)/\(text)") }
@@ -23,7 +23,7 @@ extension Vault {
         }
         try finishPendingDeletions()
         let known = try Set(catalog.packNames())
-        let present = try storage.list()
+        let present = try storage.packNames()
         let lost = known.subtracting(present)
         if !lost.isEmpty { _ = try catalog.transaction { try catalog.dropLostPacks(lost.sorted()) } }
         var adopted = 0
@@ -39,9 +39,9 @@ extension Vault {
     /// a snapshot beyond the catalog's last sequence (a stale WAL replayed, an older copy of
     /// catalog.db put back). A killed backup leaves at most a snapshot record whose versions were
     /// all committed, so within that sequence. Reads only unrecorded metadata packs.
-    static func newerSnapshot(catalog: Catalog, storage: LocalPackStorage) throws -> String? {
+    static func newerSnapshot(catalog: Catalog, storage: any BlobStorage) throws -> String? {
         let known = Set(try catalog.packNames()).union(try catalog.pendingDeletions())
-        let unrecorded = try storage.list().filter { !known.contains($0) }.sorted()
+        let unrecorded = try storage.packNames().filter { !known.contains($0) }.sorted()
         guard !unrecorded.isEmpty else { return nil }
         let last = try catalog.maximumSequence()
         let reader = PackReader(storage: storage, dictionaries: DictionarySet())   // records use no dictionary
@@ -61,8 +61,8 @@ extension Vault {
     func finishPendingDeletions() throws {
         let pending = try catalog.pendingDeletions()
         guard !pending.isEmpty else { return }
-        for name in pending { try storage.remove(name: name) }
-        try FileSystem.fsyncDirectory(storage.directory)
+        for name in pending { try storage.deletePack(named: name) }
+        try storage.syncPackDeletions()
         try catalog.transaction { try catalog.clearPendingDeletions() }
     }
 }

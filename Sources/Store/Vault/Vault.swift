@@ -13,7 +13,8 @@ public final class Vault {
     public let path: String
     public let configuration: VaultConfiguration
     public let catalog: Catalog
-    public let storage: LocalPackStorage
+    /// Where the packs are (`LocalBlobStorage` of the vault's directory, or a decorator of it).
+    public let storage: any BlobStorage
     /// The zstd dictionaries the catalog records, loaded at open; a backup adds the one it trains.
     public let dictionaries: DictionarySet
 
@@ -48,7 +49,13 @@ public final class Vault {
     /// Opens an existing vault. `readOnly`: for commands that only read (restore, ls, check…): the
     /// catalog is opened without writing anything, so a vault on a read-only mount or a full disk
     /// can still be read; such a vault must not be written through.
-    public init(path: String, readOnly: Bool = false) throws(StoreError) {
+    public convenience init(path: String, readOnly: Bool = false) throws(StoreError) {
+        try self.init(path: path, readOnly: readOnly, storage: LocalBlobStorage(root: path))
+    }
+
+    /// Opens an existing vault whose packs are in `storage` (tests wrap the local storage in a
+    /// `FaultInjectingStorage`).
+    init(path: String, readOnly: Bool, storage: any BlobStorage) throws(StoreError) {
         self.path = path
         self.readOnly = readOnly
         configuration = try Vault.readConfiguration(at: path)
@@ -56,7 +63,7 @@ public final class Vault {
             throw .invalidVault("\(Vault.catalogPath(path)) is missing; run 'blockvault repair' to rebuild it from the packs")
         }
         catalog = try Catalog(path: Vault.catalogPath(path), readOnly: readOnly, vaultID: configuration.vaultID)
-        storage = LocalPackStorage(directory: "\(path)/packs")
+        self.storage = storage
         dictionaries = try Vault.loadDictionaries(catalog: catalog, storage: storage)
     }
 

@@ -8,7 +8,7 @@ import Chunker
 /// pack that nothing uses (adopted by the next writer like any other).
 struct DictionaryWriter: Sendable {
     let vaultPath: String
-    let storage: LocalPackStorage
+    let storage: any BlobStorage
     let level: Int32
 
     /// Returns the sealed pack and the ID of the record in it.

@@ -2,36 +2,12 @@
 import Glibc
 #endif
 
-/// A pack being written: its bytes are appended in order, then `commit` makes it durable, verified
-/// and visible under its name at once; `discard` (or dropping it uncommitted) removes what was
-/// written. Owned by one party at a time; not thread-safe.
-public protocol PackFile: AnyObject, Sendable {
-    /// Bytes appended so far.
-    var size: Int { get }
-    func append(_ bytes: UnsafeRawBufferPointer) throws(StoreError)
-    /// Makes the pack durable and visible: after it returns, the pack survives a crash and reads back
-    /// exactly as appended; if it throws, no pack of that name exists.
-    func commit() throws(StoreError)
-    /// Removes what was written; idempotent, and a no-op after `commit`.
-    func discard()
-}
-
-extension PackFile {
-    func append(bytes: [UInt8]) throws(StoreError) {
-        let failure: StoreError? = bytes.withUnsafeBytes { buffer in
-            do throws(StoreError) { try append(buffer) } catch { return error }
-            return nil
-        }
-        if let failure { throw failure }
-    }
-}
-
-/// A pack streamed to a temporary file through one staging buffer, so that writing a 16 MiB pack
-/// holds 1 MiB of memory, not 16. Each piece written is checksummed from memory as it goes; `commit`
-/// syncs the file, reads every piece back and compares checksums, checks the size, then renames it
-/// into place and syncs the directory.
-final class LocalPackFile: PackFile, @unchecked Sendable {
-    // @unchecked: a pack file has one owner at a time (a `PackWriter`'s lock, then the sealing thread).
+/// An upload of `LocalBlobStorage`: streamed to a temporary file beside its final name through one
+/// staging buffer, so that writing a 16 MiB pack holds 1 MiB of memory, not 16. Each piece written
+/// is checksummed from memory as it goes; `commit` syncs the file, reads every piece back and
+/// compares checksums, checks the size, then renames it into place and syncs the directory.
+final class LocalBlobUpload: BlobUpload, @unchecked Sendable {
+    // @unchecked: an upload has one owner at a time (a `PackWriter`'s lock, then the sealing thread).
     static let pieceSize = 1 << 20
 
     private let temporary: String
@@ -47,21 +23,25 @@ final class LocalPackFile: PackFile, @unchecked Sendable {
     private var pieces: [(length: Int, checksum: UInt64)] = []
     private var finished = false
 
-    init(temporary: String, final: String) throws(StoreError) {
+    /// Runs after the rename, before the directory sync (the storage drops what it cached of `final`).
+    private let onCommit: () -> Void
+
+    init(temporary: String, final: String, onCommit: @escaping () -> Void = {}) throws(StoreError) {
         descriptor = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o444)
         guard descriptor >= 0 else { throw .system("cannot create", temporary) }
         self.temporary = temporary
         self.final = final
-        staging = .allocate(byteCount: LocalPackFile.pieceSize, alignment: 4096)
+        self.onCommit = onCommit
+        staging = .allocate(byteCount: LocalBlobUpload.pieceSize, alignment: 4096)
     }
 
     deinit {
-        discard()
+        abort()
         staging.deallocate()
     }
 
     func append(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
-        precondition(!finished, "append to a finished pack file")
+        precondition(!finished, "append to a finished upload")
         var rest = bytes
         while !rest.isEmpty {
             if staged == 0 && rest.count >= staging.count {
@@ -95,13 +75,13 @@ final class LocalPackFile: PackFile, @unchecked Sendable {
         // Start writing the piece to disk now, without waiting: `commit`'s fsync then finds most of
         // the pack written already. A 16 MiB pack synced only at the end kept its sealing thread
         // (a compressor) waiting about 0.15 s. Advice only: a failure here is caught by the fsync.
-        _ = LocalPackFile.startWriteback?(descriptor, Int64(written), Int64(piece.count), LocalPackFile.syncFileRangeWrite)
+        _ = LocalBlobUpload.startWriteback?(descriptor, Int64(written), Int64(piece.count), LocalBlobUpload.syncFileRangeWrite)
         written += piece.count
         pieces.append((piece.count, ReadBackChecksum.of(piece)))
     }
 
     func commit() throws(StoreError) {
-        precondition(!finished, "commit of a finished pack file")
+        precondition(!finished, "commit of a finished upload")
         do throws(StoreError) {
             try flushStaging()
             try FileSystem.fsyncOrThrow(descriptor, path: temporary)
@@ -110,10 +90,11 @@ final class LocalPackFile: PackFile, @unchecked Sendable {
             descriptor = -1
             guard rename(temporary, final) == 0 else { throw .system("cannot rename into", final) }
         } catch {
-            discard()
+            abort()
             throw error
         }
         finished = true
+        onCommit()
         try FileSystem.fsyncDirectory(FileSystem.parent(of: final))
     }
 
@@ -135,7 +116,7 @@ final class LocalPackFile: PackFile, @unchecked Sendable {
         }
     }
 
-    func discard() {
+    func abort() {
         guard !finished else { return }
         finished = true
         if descriptor >= 0 { close(descriptor) }
