@@ -48,6 +48,24 @@ import Glibc
         #expect(try storage.packNames().isEmpty)
     }
 
+    @Test("a killed writer's temporary pack files are removed by the vault's recovery; packs and other files stay")
+    func leftoversOfAKilledWriterAreRemoved() throws {
+        let directory = try TemporaryDirectory()
+        try Vault.create(at: directory.path(for: "v"))
+        let vault = try Vault(path: directory.path(for: "v"))
+        let packs = try PackTests.writePacks(PackTests.sampleBlocks(), storage: vault.storage)
+        let shard = FileSystem.parent(of: vault.storage.packLocation(packs[0].name))
+        let leftover = shard + "/." + String(repeating: "e", count: 32) + ".pack.tmp"
+        let unrelated = shard + "/notes.txt"
+        for path in [leftover, unrelated] { try FileSystem.writeFileAtomically(path, [1, 2, 3]) }
+        let lock = try vault.lockForWriting()
+        try vault.recoverInterruptedWrites()
+        withExtendedLifetime(lock) {}
+        #expect(!FileSystem.exists(leftover))
+        #expect(FileSystem.exists(unrelated))
+        #expect(Set(try vault.storage.packNames()) == Set(packs.map(\.name)))
+    }
+
     @Test("the read-back checksum changes with any single flipped bit, and with the length")
     func checksumSeesEveryBit() throws {
         var bytes = DeterministicData.randomBytes(count: 1000, seed: 8)

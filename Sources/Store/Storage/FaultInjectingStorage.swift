@@ -52,6 +52,7 @@ public final class FaultInjectingStorage: BlobStorage {
             switch effect {
             case .latency(let seconds): usleep(UInt32(seconds * 1_000_000))
             case .error(let error): throw error
+            case .ioError(let code): throw .io(path: base.location(of: key), operation: "injected fault: cannot \(operation.rawValue)", errno: code)
             case .shortRead(let count): shortBy = max(shortBy, count)
             }
         }

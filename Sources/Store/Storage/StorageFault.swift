@@ -9,6 +9,9 @@ public struct StorageFault: Sendable {
     public enum Effect: Sendable {
         /// The call throws this error and does nothing.
         case error(StoreError)
+        /// The call throws `StoreError.io` with this `errno`, naming the object's location and the
+        /// call ("injected fault: cannot read"), and does nothing.
+        case ioError(Int32)
         /// A read returns at most this many bytes fewer than asked (a backend's truncated range);
         /// other calls are not affected.
         case shortRead(by: Int)
@@ -34,10 +37,9 @@ public struct StorageFault: Sendable {
         self.keys = keys
     }
 
-    /// An I/O error of the kind a failing disk or network gives (`EIO`), naming the call.
+    /// An I/O error of the kind a failing disk or network gives (`EIO`).
     public static func ioError(_ operations: Set<Operation>, after: Int = 0, times: Int? = nil,
                                keys: (@Sendable (String) -> Bool)? = nil) -> StorageFault {
-        StorageFault(operations, .error(.io(path: "injected fault", operation: "cannot \(operations.map(\.rawValue).sorted().joined(separator: "/"))", errno: 5)),
-                     after: after, times: times, keys: keys)
+        StorageFault(operations, .ioError(5), after: after, times: times, keys: keys)
     }
 }
