@@ -37,14 +37,14 @@ import Glibc
             let (folder, snapshot) = try vault.snapshot("latest")
             var options = RestoreOptions()
             options.workers = 2
-            _ = try Restorer(vault: vault).restore(snapshot: snapshot, folder: folder, target: directory.path(for: target), options: options)
+            _ = try Restorer(vault: vault, options: options).run(snapshot: snapshot, folder: folder, target: directory.path(for: target))
         }
 
         func check() throws -> CheckReport {
             var options = CheckOptions()
             options.readData = true
             options.workers = 2
-            return try Checker(vault: vault).run(options)
+            return try Checker(vault: vault, options: options).run()
         }
 
         /// The names in `target` that differ from the source (missing ones included).
