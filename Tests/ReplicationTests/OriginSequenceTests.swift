@@ -158,7 +158,7 @@ import TestSupport
         #expect(try catalog.versionBatch(after: 0, limit: 10).map(\.version.origin) == expected)
         let snapshot = Snapshot(id: "00000000000000aa", folderPath: folderPath, time: 1, host: "h", tags: [], sequence: 9,
                                 files: 4, bytes: 4, partial: false, metadataID: nil)
-        _ = try MetadataWriter(vault: vault).writeSnapshot(snapshot, folder: folder)
+        _ = try MetadataWriter(writer: VaultWriter(vault: vault)).writeSnapshot(snapshot, folder: folder)
 
         var rebuilder = CatalogRebuilder(configuration: vault.configuration, storage: vault.storage)
         rebuilder.masterDevice = Self.peer

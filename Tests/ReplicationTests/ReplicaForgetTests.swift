@@ -20,8 +20,8 @@ import TestSupport
         let vault = try Vault(path: path)
         var options = ForgetOptions()
         options.policy.keepLast = 1
-        let report = try Forget.run(vault: vault, options: options)
-        _ = try Prune.run(vault: vault)
+        let report = try Forget(vault: vault, options: options).run()
+        _ = try Prune(vault: vault).run()
         return report.decisions.filter { !$0.keep }.map(\.snapshot.id)
     }
 

@@ -227,7 +227,8 @@ import Glibc
         let directory = try TemporaryDirectory()
         try Vault.create(at: directory.path(for: "v"))
         let vault = try Vault(path: directory.path(for: "v"))
-        let stream = MetadataStream(vault: vault, folderPath: Array("/src".utf8), startSequence: 0)
+        let writer = VaultWriter(vault: vault)
+        let stream = MetadataStream(writer: writer, folderPath: Array("/src".utf8), startSequence: 0)
         // Block lists of 32 KiB each: a record is cut after about 32 versions.
         for index in 0..<80 {
             var version = FileVersion(path: Array("file\(index)".utf8), type: .file)
@@ -243,8 +244,7 @@ import Glibc
         #expect(try !filesUnder(directory.path(for: "v/packs")).isEmpty, "committed records go into a pack")
         let ids = try stream.finish()
         #expect(ids.count == 3)
-        try stream.output.packs.flush()
-        #expect(stream.output.sealed.take().count == 1)
+        #expect(try writer.seal().count == 1)
     }
 
     /// After a backup with the stream, a catalog rebuilt from the packs alone holds the very same

@@ -42,7 +42,7 @@ import Glibc
 
         var options = ForgetOptions()
         options.policy.keepLast = 2
-        let report = try Forget.run(vault: vault, options: options)
+        let report = try Forget(vault: vault, options: options).run()
         #expect(report.decisions.map(\.keep) == [false, true, true])
         #expect(try vault.catalog.snapshots().map(\.snapshot.id) == [snapshots[1].id, snapshots[2].id])
         // b's deletion is still needed by the second snapshot: without it, b would come back.
@@ -50,7 +50,7 @@ import Glibc
         #expect(try state(vault, snapshots[2]) == last)
 
         let before = try vault.statistics().storedBytes
-        let pruned = try Prune.run(vault: vault, options: { var o = PruneOptions(); o.maxUnusedPercent = 0; return o }())
+        let pruned = try Prune(vault: vault, options: { var o = PruneOptions(); o.maxUnusedPercent = 0; return o }()).run()
         #expect(pruned.blocksUnused > 0)
         #expect(try vault.statistics().storedBytes < before, "the first big file's data is reclaimed")
         let (folder, kept) = try vault.snapshot(snapshots[1].id)
@@ -67,11 +67,11 @@ import Glibc
         options.policy.keepLast = 1
         options.dryRun = true
         let versions = try vault.catalog.database.scalar("SELECT count(*) FROM versions")
-        let report = try Forget.run(vault: vault, options: options)
+        let report = try Forget(vault: vault, options: options).run()
         #expect(report.versionsForgotten > 0)
         #expect(try vault.catalog.snapshots().count == 3)
         #expect(try vault.catalog.database.scalar("SELECT count(*) FROM versions") == versions)
-        #expect(throws: StoreError.self) { _ = try Forget.run(vault: vault, options: ForgetOptions()) }
+        #expect(throws: StoreError.self) { _ = try Forget(vault: vault, options: ForgetOptions()).run() }
     }
 
     @Test func aRebuiltCatalogKeepsForgottenHistoryForgotten() throws {
@@ -79,7 +79,7 @@ import Glibc
         let (vault, snapshots) = try makeHistory(directory)
         var options = ForgetOptions()
         options.policy.keepLast = 1
-        _ = try Forget.run(vault: vault, options: options)
+        _ = try Forget(vault: vault, options: options).run()
         let versions = try vault.catalog.database.scalar("SELECT count(*) FROM versions")
         vault.catalog.database.close()
         for suffix in ["", "-wal", "-shm"] { unlink(directory.path(for: "v/catalog.db" + suffix)) }

@@ -109,11 +109,11 @@ import Glibc
 
         var forget = ForgetOptions()
         forget.policy.keepLast = 1
-        _ = try Forget.run(vault: vault, options: forget)
+        _ = try Forget(vault: vault, options: forget).run()
         let before = try vault.statistics().storedBytes
         var options = PruneOptions()
         options.maxUnusedPercent = 0
-        let pruned = try Prune.run(vault: vault, options: options)
+        let pruned = try Prune(vault: vault, options: options).run()
         #expect(pruned.blocksUnused > 0)
         #expect(pruned.damaged.isEmpty)
         #expect(try vault.statistics().storedBytes < before)
@@ -121,7 +121,7 @@ import Glibc
         // Nothing dead is left, not even inside a frame that was kept in part: every frame's
         // plaintext is exactly its blocks.
         options.dryRun = true
-        let again = try Prune.run(vault: vault, options: options)
+        let again = try Prune(vault: vault, options: options).run()
         #expect(again.blocksUnused == 0)
         #expect(again.bytesAfter == again.bytesBefore)
         let shared = try locations(vault).filter(\.entry.isShared)

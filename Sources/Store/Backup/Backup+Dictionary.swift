@@ -10,7 +10,7 @@ extension Backup {
     /// Nil when turned off, when the vault's dictionary cannot be loaded (warned: new blocks go
     /// without one), or when `root` has too few small compressible files (a later backup tries
     /// again). Throws when the trained dictionary cannot be stored.
-    func dictionaryForBackup(root: [UInt8], rootDescriptor: Int32) throws -> ZstdDictionary? {
+    func dictionaryForBackup(root: [UInt8], rootDescriptor: Int32, writer: VaultWriter) throws -> ZstdDictionary? {
         guard options.dictionary else { return nil }
         let dictionaries = vault.dictionaries
         for (id, reason) in dictionaries.failures {
@@ -23,12 +23,7 @@ extension Backup {
             ZstdDictionary.train(samples: $0, sizes: samples.sizes, capacity: Backup.dictionaryCapacity, level: level)
         }
         guard let trained else { return nil }
-        let (pack, record) = try vault.dictionaryWriter.write(trained)
-        try vault.catalog.transaction {
-            try vault.catalog.insertPack(pack)
-            try vault.catalog.recordDictionary(id: trained.id, record: record)
-        }
-        dictionaries.insert(trained)
+        try writer.storeDictionary(trained)
         return trained
     }
 }

@@ -58,15 +58,18 @@ public final class Backup {
         // Large files' new blocks share zstd frames, which older builds cannot read.
         try Vault.raiseFormat(at: vault.path, to: VaultConfiguration.sharedFrameFormat)
         // Trained (and recorded) here when the vault has none, before any block is compressed.
-        let dictionary = try dictionaryForBackup(root: root, rootDescriptor: rootDescriptor)
+        let writer = VaultWriter(vault: vault)
+        let dictionary = try dictionaryForBackup(root: root, rootDescriptor: rootDescriptor, writer: writer)
         phase("dictionary")
         let catalog = vault.catalog
         try catalog.setCacheSize(megabytes: 64)
         let folder = try catalog.transaction { try catalog.folderID(path: root, create: true)! }
-        let metadata = MetadataStream(vault: vault, folderPath: root, startSequence: try catalog.maximumSequence())
+        let metadata = MetadataStream(writer: writer, folderPath: root, startSequence: try catalog.maximumSequence())
         let index = try BlockIndex(catalogPath: vault.catalogPath)
         let committer = CatalogCommitter(catalog: catalog, folder: folder, blocks: index, metadata: metadata)
-        let packs = PackWriter(kind: .data, storage: vault.storage, sealInBackground: true) { [queue = committer.queue] pack in
+        // The committer records each data pack in its own transactions, as it arrives, before the
+        // versions that need it; no worker waits for a pack's fsync.
+        let packs = writer.dataPacks(sealInBackground: true) { [queue = committer.queue] pack in
             queue.push(.pack(pack))
         }
         let tasks = BoundedQueue<FileTask>(capacity: 256)
@@ -194,7 +197,7 @@ public final class Backup {
                                 files: Int64(summary.filesUnchanged + summary.filesNew + summary.filesChanged),
                                 bytes: walker.bytesUnchanged + shared.storedBytes, partial: !summary.errors.isEmpty, metadataID: nil)
         snapshot.root = Backup.rootStatus(rootDescriptor)
-        snapshot = try MetadataWriter(vault: vault).writeSnapshot(snapshot, folder: folder, stream: metadata)
+        snapshot = try MetadataWriter(writer: writer).writeSnapshot(snapshot, folder: folder, stream: metadata)
         phase("metadata and snapshot")
         summary.snapshot = snapshot
         summary.bytesAdded = progress.bytesAdded.load(ordering: .relaxed)

@@ -43,8 +43,9 @@ public final class PackWriter: Sendable {
     private let sealFailure = Mutex<StoreError?>(nil)
 
     /// `onSealed` is called once per sealed pack, on the thread that sealed it (in the background:
-    /// the sealing queue), before `flush` returns.
-    public init(kind: PackFormat.Kind, storage: any BlobStorage, targetSize: Int = PackFormat.targetSize,
+    /// the sealing queue), before `flush` returns. Made only by `VaultWriter`, which owns the order
+    /// in which sealed packs are recorded.
+    init(kind: PackFormat.Kind, storage: any BlobStorage, targetSize: Int = PackFormat.targetSize,
                 sealInBackground: Bool = false, onSealed: @escaping @Sendable (SealedPack) throws -> Void) {
         background = sealInBackground
         self.kind = kind

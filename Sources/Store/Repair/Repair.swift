@@ -148,10 +148,8 @@ public struct Repair {
                               report: inout RepairReport) throws -> Salvage {
         var salvage = Salvage()
         guard !packs.isEmpty else { return salvage }
-        let sealed = SealedPackList()
-        let writers: [PackFormat.Kind: PackWriter] = Dictionary(uniqueKeysWithValues: [PackFormat.Kind.data, .metadata].map { kind in
-            (kind, PackWriter(kind: kind, storage: vault.storage) { pack in sealed.append(pack) })
-        })
+        // The copies are recorded by the repair's own transaction, with `replacingLocations`.
+        let writer = VaultWriter(vault: vault)
         do {
             for pack in packs {
                 let entries = Array(try vault.catalog.entries(ofPack: pack.id).values)
@@ -166,7 +164,7 @@ public struct Repair {
                 }
                 if apply {
                     let kind = PackFormat.Kind(rawValue: UInt8(truncatingIfNeeded: pack.kind)) ?? .data
-                    try PackCopier(vault: vault, writer: writers[kind]!).copy(entries, of: pack.name, frameBlocks: frameBlocks,
+                    try PackCopier(vault: vault, writer: writer.packs(kind)).copy(entries, of: pack.name, frameBlocks: frameBlocks,
                                                                               unreadable: stopOnIOError)
                 } else {
                     let reader = PackReader(storage: vault.storage, dictionaries: vault.dictionaries)
@@ -179,10 +177,9 @@ public struct Repair {
                 report.actions.append("pack \(pack.name): \(apply ? "salvaged" : "would salvage") \(saved.count) of \(entries.count) blocks"
                                       + (failed.isEmpty ? "" : "; \(failed.count) are gone"))
             }
-            for writer in writers.values { try writer.flush() }
-            salvage.written = sealed.take()
+            salvage.written = try writer.seal()
         } catch {
-            for pack in sealed.take() { try? vault.storage.deletePack(named: pack.name) }
+            writer.abandon()
             throw error
         }
         return salvage

@@ -10,8 +10,9 @@ import Synchronization
 public final class ReplicaWriter {
     public let vault: Vault
     private let lock: VaultLock
+    /// Every pack, record and dictionary of the transfer goes through it.
+    private let writer: VaultWriter
     private let packs: PackWriter
-    private let sealed = SealedPackList()
     private let decoder: BlockDecoder
     /// Blocks stored during this transfer that may sit in a pack not sealed yet.
     private var session = Set<BlockID>()
@@ -25,8 +26,8 @@ public final class ReplicaWriter {
         decoder = BlockDecoder(dictionaries: vault.dictionaries)
         lock = try vault.lockForWriting(waitSeconds: lockWaitSeconds)
         try vault.recoverInterruptedWrites()
-        let sealed = self.sealed
-        packs = PackWriter(kind: .data, storage: vault.storage) { pack in sealed.append(pack) }
+        writer = VaultWriter(vault: vault)
+        packs = writer.packs(.data)
     }
 
     /// Checks that this replica follows `masterDevice`, or no one yet: one replica takes the
@@ -65,7 +66,7 @@ public final class ReplicaWriter {
     public func holdsDictionary(_ id: UInt32) -> Bool { vault.dictionaries.dictionary(id: id) != nil }
 
     /// Stores a zstd dictionary the master sent for a block that needs it, before that block:
-    /// sealed in a metadata pack and recorded (see `DictionaryWriter`). A replica takes a dictionary
+    /// sealed in a metadata pack and recorded (see `VaultWriter.storeDictionary`). A replica takes a dictionary
     /// only for a block it asked for, and only once that block (`neededBy`, as the peer stored it)
     /// decodes with it to its hash, so a peer cannot fill it with dictionaries nothing uses. Nothing
     /// is done for one this replica already holds. Throws, storing nothing, when the bytes are not
@@ -93,12 +94,7 @@ public final class ReplicaWriter {
             guard held.bytes == bytes else { throw StoreError.corrupt("zstd dictionary \(id) from the peer differs from this replica's") }
             return
         }
-        let (pack, record) = try vault.dictionaryWriter.write(dictionary)
-        try vault.catalog.transaction {
-            try vault.catalog.insertPack(pack)
-            try vault.catalog.recordDictionary(id: id, record: record)
-        }
-        vault.dictionaries.insert(dictionary)
+        try writer.storeDictionary(dictionary)
     }
 
     /// Verifies a block as the master stored it and adds it to a pack. Throws (storing nothing)
@@ -130,11 +126,7 @@ public final class ReplicaWriter {
     /// transfer) are skipped.
     public func record(versions: [(folder: [UInt8], version: FileVersion)], blockLists: [MetadataRecord.BlockListRecord],
                        masterDevice: String) throws {
-        try packs.flush()
-        let catalog = vault.catalog
-        let newPacks = sealed.take()
-        try catalog.transaction {
-            for pack in newPacks { try catalog.insertPack(pack) }
+        try writer.commit { catalog in
             for list in blockLists { try catalog.insertBlockList(hash: list.hash, ids: list.ids, size: list.size) }
             var resolvers: [[UInt8]: NameResolver] = [:]
             for (folderPath, received) in versions {
@@ -204,7 +196,7 @@ public final class ReplicaWriter {
                 continue
             }
             let folder = try catalog.transaction { try catalog.folderID(path: snapshot.folderPath, create: true)! }
-            _ = try MetadataWriter(vault: vault).writeSnapshot(local, folder: folder)
+            _ = try MetadataWriter(writer: writer).writeSnapshot(local, folder: folder)
             result.added += 1
         }
         return result

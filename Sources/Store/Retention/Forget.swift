@@ -31,9 +31,23 @@ public struct ForgetReport: Sendable {
 ///
 /// A forget record is sealed in a metadata pack before the catalog rows go, so a rebuilt catalog
 /// does not bring forgotten history back.
-public enum Forget {
-    public static func run(vault: Vault, options: ForgetOptions, now: Int64? = nil) throws -> ForgetReport {
-        let now = now ?? FileSystem.nowNanoseconds()
+public struct Forget {
+    public let vault: Vault
+    public let options: ForgetOptions
+    /// The time (nanoseconds) archived versions' ages are measured from.
+    public let now: Int64
+
+    /// `now` defaults to the current time.
+    public init(vault: Vault, options: ForgetOptions, now: Int64? = nil) {
+        self.vault = vault
+        self.options = options
+        self.now = now ?? FileSystem.nowNanoseconds()
+    }
+
+    /// Decides, then (unless `dryRun`) seals the forget record and deletes the rows in the
+    /// transaction that records its pack. Throws when no rule is given, or the vault cannot be
+    /// written; nothing is deleted then.
+    public func run() throws -> ForgetReport {
         guard !options.policy.isEmpty || options.staggered else {
             throw StoreError.invalidArgument("no retention rule given; pass --keep-last, --keep-daily, … or --staggered (forget never removes everything)")
         }
@@ -57,16 +71,12 @@ public enum Forget {
         // Which versions stay: walk every path's versions in sequence order.
         let snapshotTimes = all.map { ($0.snapshot.sequence, $0.snapshot.time) }.sorted { $0.0 < $1.0 }
         var drop: [Int64] = []
-        let rows = try catalog.database.prepare("""
-            SELECT v.sequence, v.name, n.folder FROM versions v JOIN names n ON n.id = v.name ORDER BY v.name, v.sequence
-            """)
-        var current: (name: Int64, folder: Int64, sequences: [Int64])? = nil
-        func decide(_ path: (name: Int64, folder: Int64, sequences: [Int64])) {
-            let points = kept[path.folder] ?? []
+        try catalog.forEachPathHistory { _, folder, sequences in
+            let points = kept[folder] ?? []
             var archived: [(sequence: Int64, replacedAt: Int64)] = []
-            for (index, sequence) in path.sequences.enumerated() {
-                guard index + 1 < path.sequences.count else { break }   // the latest always stays
-                let next = path.sequences[index + 1]
+            for (index, sequence) in sequences.enumerated() {
+                guard index + 1 < sequences.count else { break }   // the latest always stays
+                let next = sequences[index + 1]
                 if Forget.someSnapshot(in: points, from: sequence, before: next) { continue }
                 archived.append((sequence, Forget.time(of: next, snapshots: snapshotTimes, now: now)))
             }
@@ -76,41 +86,14 @@ public enum Forget {
             }
             for (index, item) in archived.enumerated() where !keepIndexes.contains(index) { drop.append(item.sequence) }
         }
-        while try rows.step() {
-            let sequence = rows.int64(0)
-            let name = rows.int64(1)
-            if current?.name == name {
-                current!.sequences.append(sequence)
-            } else {
-                if let finished = current { decide(finished) }
-                current = (name, rows.int64(2), [sequence])
-            }
-        }
-        if let finished = current { decide(finished) }
         report.versionsForgotten = drop.count
-        report.versionsKept = Int(try catalog.database.scalar("SELECT count(*) FROM versions") ?? 0) - drop.count
+        report.versionsKept = try catalog.versionCount() - drop.count
         guard !options.dryRun, !drop.isEmpty || !forgotten.isEmpty else { return report }
 
-        // The forget record first, sealed and recorded; then the rows go.
-        let sealed = SealedPackList()
-        let packs = PackWriter(kind: .metadata, storage: vault.storage) { pack in sealed.append(pack) }
-        let record = MetadataRecord.encodeForget(snapshots: forgotten, sequences: drop)
-        let encoder = BlockEncoder(level: vault.configuration.compression.level)
-        try record.withUnsafeBytes { plain in
-            let id = SHA256Hasher().hash(plain)
-            let (stored, encoding) = try encoder.encode(plain, id: id)
-            try packs.append(id: id, stored: stored, rawLength: plain.count, encoding: encoding)
-        }
-        try packs.flush()
-        try catalog.transaction {
-            for pack in sealed.take() { try catalog.insertPack(pack) }
-            let deleteSnapshot = try catalog.database.prepare("DELETE FROM snapshots WHERE snapshot_id = ?")
-            for id in forgotten { try deleteSnapshot.run([.text(id)]) }
-            // Remembered, so that a push from the master does not list them again without their versions.
-            try catalog.recordForgottenSnapshots(forgotten)
-            let deleteVersion = try catalog.database.prepare("DELETE FROM versions WHERE sequence = ?")
-            for sequence in drop { try deleteVersion.run([.integer(sequence)]) }
-        }
+        // The forget record first, sealed and recorded; then, in the same transaction, the rows go.
+        let writer = VaultWriter(vault: vault)
+        try writer.storeRecord(MetadataRecord.encodeForget(snapshots: forgotten, sequences: drop))
+        try writer.commit { catalog in try catalog.forget(snapshots: forgotten, versions: drop) }
         return report
     }
 

@@ -29,9 +29,4 @@ extension Vault {
         }
         return set
     }
-
-    /// What stores dictionaries into this vault.
-    var dictionaryWriter: DictionaryWriter {
-        DictionaryWriter(vaultPath: path, storage: storage, level: configuration.compression.level)
-    }
 }

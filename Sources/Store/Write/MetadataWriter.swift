@@ -2,21 +2,20 @@ import Chunker
 import Synchronization
 
 /// Writes the metadata records that let `repair` rebuild the catalog from packs alone, then commits
-/// the snapshot. Order: every version the snapshot covers (since the last metadata written) and its
-/// block lists go into metadata packs; the packs are sealed and recorded; only then is the snapshot
-/// row committed.
+/// the snapshot, through the vault's writer. Order: every version the snapshot covers (since the
+/// last metadata written) and its block lists go into metadata packs; the packs are sealed and
+/// recorded; only then, in the same transaction, is the snapshot row committed.
 ///
 /// A backup streams most of this work: its committer hands each version it records to a
-/// `MetadataStream`, which encodes and compresses the records while the backup runs. The writer
-/// then only adds what the stream did not cover and the snapshot record.
+/// `MetadataStream` on the same writer, which encodes and compresses the records while the backup
+/// runs. The writer then only adds what the stream did not cover and the snapshot record.
 struct MetadataWriter {
-    let vault: Vault
+    let writer: VaultWriter
 
     func writeSnapshot(_ snapshot: Snapshot, folder: Int64, stream: MetadataStream? = nil) throws -> Snapshot {
-        let catalog = vault.catalog
-        let output = stream?.output ?? MetadataOutput(vault: vault)
+        let catalog = writer.vault.catalog
         var recordIDs: [BlockID] = []
-        func store(_ bytes: [UInt8]) throws -> BlockID { try output.store(bytes, catalog: catalog) }
+        func store(_ bytes: [UInt8]) throws -> BlockID { try writer.storeRecord(bytes) }
 
         let after = try catalog.setting("metadata_sequence") ?? 0
         // After a metadata pack was lost, every earlier snapshot's record is written again too.
@@ -33,7 +32,7 @@ struct MetadataWriter {
         }
         // Versions the stream recorded are described already; earlier ones (from a backup that died
         // before its snapshot, or all of them without a stream) are read back from the catalog.
-        let earlier = VersionRecords(output: output, catalog: catalog, recordSize: MetadataRecord.targetSize, holdUntilCommitted: false)
+        let earlier = VersionRecords(writer: writer, recordSize: MetadataRecord.targetSize, holdUntilCommitted: false)
         var folderPaths: [Int64: [UInt8]] = [:]
         let through = stream.map { min($0.startSequence, snapshot.sequence) } ?? snapshot.sequence
         try catalog.versions(after: after, through: through) { folderID, version in
@@ -44,9 +43,7 @@ struct MetadataWriter {
         if let stream { recordIDs += try stream.finish() }
         var result = snapshot
         result.metadataID = try store(MetadataRecord.encodeSnapshot(snapshot, versionRecords: recordIDs))
-        try output.packs.flush()
-        try catalog.transaction {
-            for pack in output.sealed.take() { try catalog.insertPack(pack) }
+        try writer.commit { catalog in
             try catalog.insertSnapshot(result, folder: folder)
             try catalog.setSetting("metadata_sequence", snapshot.sequence)
             if rewrite { try catalog.setSetting("metadata_rewrite", 0) }
@@ -57,6 +54,7 @@ struct MetadataWriter {
     /// Snapshot ids and version sequences that surviving metadata records describe but the catalog
     /// no longer has.
     private func forgottenSinceRecorded(keeping snapshots: Set<String>) throws -> ([String], [Int64]) {
+        let vault = writer.vault
         let catalog = vault.catalog
         let reader = PackReader(storage: vault.storage, dictionaries: vault.dictionaries)
         var ids = Set<String>()
@@ -82,49 +80,6 @@ struct MetadataWriter {
     }
 }
 
-/// Where metadata records go: compressed into metadata packs, each record once. The packs are
-/// recorded in the catalog with the snapshot, not when sealed.
-final class MetadataOutput {
-    let sealed = SealedPackList()
-    let packs: PackWriter
-    private let encoder: BlockEncoder
-    private let hasher = SHA256Hasher()
-    private var stored = Set<BlockID>()
-
-    init(vault: Vault) {
-        packs = PackWriter(kind: .metadata, storage: vault.storage) { [sealed] pack in sealed.append(pack) }
-        encoder = BlockEncoder(level: vault.configuration.compression.level)
-    }
-
-    /// A record hashed and, unless the vault has it already, compressed; not yet in a pack.
-    struct Prepared {
-        let id: BlockID
-        /// The stored form, its plaintext length and encoding; nil when the record needs no storing.
-        let encoded: (bytes: [UInt8], rawLength: Int, encoding: PackFormat.Encoding)?
-    }
-
-    /// Stores a record (unless stored already) and returns its ID.
-    func store(_ bytes: [UInt8], catalog: Catalog) throws -> BlockID {
-        let prepared = try prepare(bytes, catalog: catalog)
-        try append(prepared)
-        return prepared.id
-    }
-
-    func prepare(_ bytes: [UInt8], catalog: Catalog) throws -> Prepared {
-        try bytes.withUnsafeBytes { plain in
-            let id = hasher.hash(plain)
-            guard stored.insert(id).inserted, try !catalog.hasBlock(id) else { return Prepared(id: id, encoded: nil) }
-            let (encoded, encoding) = try encoder.encode(plain, id: id)
-            return Prepared(id: id, encoded: (Array(encoded), plain.count, encoding))
-        }
-    }
-
-    func append(_ prepared: Prepared) throws {
-        guard let (bytes, rawLength, encoding) = prepared.encoded else { return }
-        try bytes.withUnsafeBytes { try packs.append(id: prepared.id, stored: $0, rawLength: rawLength, encoding: encoding) }
-    }
-}
-
 /// Versions gathered into versions records, each cut at about `recordSize` bytes of plaintext,
 /// with the block lists of multi-block files (each list once). A cut record is hashed and
 /// compressed at once; with `holdUntilCommitted` it goes into a pack only at `committed()`.
@@ -135,8 +90,7 @@ final class MetadataOutput {
 /// master is the catalog's `master_device`), so a replica that follows one master writes exactly
 /// the records it wrote before origins were kept.
 class VersionRecords {
-    let output: MetadataOutput
-    private let catalog: Catalog
+    let writer: VaultWriter
     private let recordSize: Int
     private let holdUntilCommitted: Bool
     private var batch: [(folder: [UInt8], version: FileVersion)] = []
@@ -144,7 +98,7 @@ class VersionRecords {
     private var batchSize = 0
     private var listed = Set<BlockID>()
     /// Records whose versions are not committed yet.
-    private var held: [MetadataOutput.Prepared] = []
+    private var held: [VaultWriter.PreparedRecord] = []
     private var recordIDs: [BlockID] = []
     private var origins: [(sequence: Int64, origin: VersionOrigin)] = []
     /// The master the vault follows (read at the first origin); nil before that or when none.
@@ -152,9 +106,8 @@ class VersionRecords {
     /// Origins per record: a few bytes each, so a record stays near `MetadataRecord.targetSize`.
     static let originsPerRecord = 200_000
 
-    init(output: MetadataOutput, catalog: Catalog, recordSize: Int, holdUntilCommitted: Bool) {
-        self.output = output
-        self.catalog = catalog
+    init(writer: VaultWriter, recordSize: Int, holdUntilCommitted: Bool) {
+        self.writer = writer
         self.recordSize = recordSize
         self.holdUntilCommitted = holdUntilCommitted
     }
@@ -164,7 +117,7 @@ class VersionRecords {
     func add(_ version: FileVersion, folder: [UInt8], blockList: () throws -> [UInt8]?) throws {
         batch.append((folder, version))
         if let origin = version.origin {
-            if master == nil { master = .some(try catalog.settingText("master_device")) }
+            if master == nil { master = .some(try writer.vault.catalog.settingText("master_device")) }
             if origin.sequence != version.sequence || origin.device != master! { origins.append((version.sequence, origin)) }
         }
         batchSize += 64 + version.path.count + version.xattrs.byteCount
@@ -178,7 +131,7 @@ class VersionRecords {
 
     /// Everything added so far is committed: its records may go into packs.
     func committed() throws {
-        for prepared in held { try output.append(prepared) }
+        for prepared in held { try writer.storeRecord(prepared) }
         held.removeAll()
     }
 
@@ -188,7 +141,7 @@ class VersionRecords {
         try committed()
         for start in stride(from: 0, to: origins.count, by: VersionRecords.originsPerRecord) {
             let part = origins[start..<min(start + VersionRecords.originsPerRecord, origins.count)]
-            try output.append(try output.prepare(MetadataRecord.encodeOrigins(Array(part)), catalog: catalog))
+            try writer.storeRecord(MetadataRecord.encodeOrigins(Array(part)))
         }
         origins.removeAll()
         return recordIDs
@@ -200,9 +153,9 @@ class VersionRecords {
         batch.removeAll(keepingCapacity: true)
         lists.removeAll()
         batchSize = 0
-        let prepared = try output.prepare(bytes, catalog: catalog)
+        let prepared = try writer.prepareRecord(bytes)
         recordIDs.append(prepared.id)
-        if holdUntilCommitted { held.append(prepared) } else { try output.append(prepared) }
+        if holdUntilCommitted { held.append(prepared) } else { try writer.storeRecord(prepared) }
     }
 }
 
@@ -218,11 +171,10 @@ final class MetadataStream: VersionRecords {
     private let folderPath: [UInt8]
     static let recordSize = 1 << 20
 
-    init(vault: Vault, folderPath: [UInt8], startSequence: Int64) {
+    init(writer: VaultWriter, folderPath: [UInt8], startSequence: Int64) {
         self.folderPath = folderPath
         self.startSequence = startSequence
-        super.init(output: MetadataOutput(vault: vault), catalog: vault.catalog, recordSize: MetadataStream.recordSize,
-                   holdUntilCommitted: true)
+        super.init(writer: writer, recordSize: MetadataStream.recordSize, holdUntilCommitted: true)
     }
 
     /// A version just inserted (with its sequence), and its block list when it has one.

@@ -43,9 +43,9 @@ struct ForgetCommand: ParsableCommand {
         options.maxAge = try maxAge.map(RetentionDuration.parse)
         options.dryRun = dryRun
         guard maxAge == nil || staggered else { throw CommandFailure.message("--max-age needs --staggered", exitCode: 2) }
-        let report = try Forget.run(vault: opened, options: options)
+        let report = try Forget(vault: opened, options: options).run()
         var pruneReport: PruneReport?
-        if prune && !dryRun { pruneReport = try Prune.run(vault: opened) }
+        if prune && !dryRun { pruneReport = try Prune(vault: opened).run() }
         if vault.json {
             var fields: [(String, JSON)] = [
                 ("dry_run", .bool(dryRun)),

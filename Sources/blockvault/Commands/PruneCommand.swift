@@ -20,7 +20,7 @@ struct PruneCommand: ParsableCommand {
         var options = PruneOptions()
         options.maxUnusedPercent = maxUnused
         options.dryRun = dryRun
-        let report = try Prune.run(vault: try vault.openVault(), options: options)
+        let report = try Prune(vault: try vault.openVault(), options: options).run()
         if vault.json { print(PruneCommand.json(report).text) } else { PruneCommand.printReport(report, dryRun: dryRun) }
     }
 
