@@ -46,7 +46,7 @@ public final class PackWriter: Sendable {
     /// the sealing queue), before `flush` returns. Made only by `VaultWriter`, which owns the order
     /// in which sealed packs are recorded.
     init(kind: PackFormat.Kind, storage: any BlobStorage, targetSize: Int = PackFormat.targetSize,
-                sealInBackground: Bool = false, onSealed: @escaping @Sendable (SealedPack) throws -> Void) {
+         sealInBackground: Bool = false, onSealed: @escaping @Sendable (SealedPack) throws -> Void) {
         background = sealInBackground
         self.kind = kind
         self.storage = storage

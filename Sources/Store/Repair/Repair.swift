@@ -165,7 +165,7 @@ public struct Repair {
                 if apply {
                     let kind = PackFormat.Kind(rawValue: UInt8(truncatingIfNeeded: pack.kind)) ?? .data
                     try PackCopier(vault: vault, writer: writer.packs(kind)).copy(entries, of: pack.name, frameBlocks: frameBlocks,
-                                                                              unreadable: stopOnIOError)
+                                                                                  unreadable: stopOnIOError)
                 } else {
                     let reader = PackReader(storage: vault.storage, dictionaries: vault.dictionaries)
                     for entry in entries {
