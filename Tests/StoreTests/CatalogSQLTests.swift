@@ -190,9 +190,6 @@ import TestSupport
     /// SQL lives in `Store/Catalog/`: no other source file reaches the connection (`database.`),
     /// or holds it (`.database`).
     @Test func onlyTheCatalogFilesUseTheConnection() throws {
-        // Prune.swift and Forget.swift are rewritten by the "writepath" branch of issue 19, which
-        // moves their SQL into Catalog; empty this set when that branch is merged.
-        let expectedOffenders: Set<String> = ["Store/Retention/Prune.swift", "Store/Retention/Forget.swift"]
         let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Sources")
         let files = try FileManager.default.subpathsOfDirectory(atPath: sources.path).filter { $0.hasSuffix(".swift") }
@@ -214,7 +211,6 @@ import TestSupport
                 offenders[file, default: []].append("\(number + 1): \(line.trimmingCharacters(in: .whitespaces))")
             }
         }
-        let unexpected = offenders.filter { !expectedOffenders.contains($0.key) }
-        #expect(unexpected.isEmpty, "SQL outside Store/Catalog/ (ask Catalog by name instead): \(unexpected.sorted { $0.key < $1.key })")
+        #expect(offenders.isEmpty, "SQL outside Store/Catalog/ (ask Catalog by name instead): \(offenders.sorted { $0.key < $1.key })")
     }
 }
