@@ -2,7 +2,8 @@ import Chunker
 import Store
 
 /// The messages of the replication protocol (see docs/PROTOCOL.md). Every decode checks counts,
-/// lengths, names and kinds before anything is used.
+/// lengths, names and kinds before anything is used. Versions and snapshots travel as `WireRecord`s,
+/// the protocol's own codec, never the storage format's.
 public enum Message: Sendable, Equatable {
     /// First message of each side.
     case hello(Hello)
@@ -134,9 +135,9 @@ public enum Message: Sendable, Equatable {
         case .indexBatch(let batch):
             kind = .indexBatch
             writer.append(batch.done ? 1 : 0)
-            writer.appendBytes(MetadataRecord.encodeVersions(batch.versions, blockLists: batch.blockLists))
+            writer.appendBytes(WireRecord.encodeVersions(batch.versions, blockLists: batch.blockLists))
             writer.appendVarint(UInt64(batch.snapshots.count))
-            for snapshot in batch.snapshots { writer.appendBytes(MetadataRecord.encodeSnapshot(snapshot, versionRecords: [])) }
+            for snapshot in batch.snapshots { writer.appendBytes(WireRecord.encodeSnapshot(snapshot)) }
         case .blockRequest(let ids):
             kind = .blockRequest
             writer.appendVarint(UInt64(ids.count))
@@ -199,7 +200,7 @@ public enum Message: Sendable, Equatable {
                 message = .indexRequest(after: after, limit: limit)
             case .indexBatch:
                 let done = try reader.uint8() != 0
-                let record = try MetadataRecord.decodeVersions(try reader.byteString(limit: Frame.maximumLength))
+                let record = try WireRecord.decodeVersions(try reader.byteString(limit: Frame.maximumLength))
                 guard record.versions.count <= batchLimit else { throw ReplicationError.protocolViolation("index batch of \(record.versions.count) versions") }
                 for (folder, version) in record.versions {
                     try PathRules.checkFolder(folder)
@@ -219,7 +220,7 @@ public enum Message: Sendable, Equatable {
                 let count = try reader.elementCount(limit: 1_000_000)
                 var snapshots: [Snapshot] = []
                 for _ in 0..<count {
-                    let (snapshot, _) = try MetadataRecord.decodeSnapshot(try reader.byteString())
+                    let snapshot = try WireRecord.decodeSnapshot(try reader.byteString())
                     try PathRules.checkFolder(snapshot.folderPath)
                     guard snapshot.id.count == 16, snapshot.id.allSatisfy(\.isHexDigit) else {
                         throw ReplicationError.protocolViolation("malformed snapshot id")

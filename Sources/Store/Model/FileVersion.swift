@@ -132,6 +132,22 @@ public struct Snapshot: Sendable, Hashable {
     /// The backed-up directory's own status when the backup recorded it (nil for older snapshots).
     public var root: SnapshotRoot? = nil
 
+    /// The memberwise initialiser, visible to the package (the wire codec builds snapshots too).
+    package init(id: String, folderPath: [UInt8], time: Int64, host: String, tags: [String], sequence: Int64, files: Int64,
+                 bytes: Int64, partial: Bool, metadataID: BlockID?, root: SnapshotRoot? = nil) {
+        self.id = id
+        self.folderPath = folderPath
+        self.time = time
+        self.host = host
+        self.tags = tags
+        self.sequence = sequence
+        self.files = files
+        self.bytes = bytes
+        self.partial = partial
+        self.metadataID = metadataID
+        self.root = root
+    }
+
     public var folderDisplay: String { String(decoding: folderPath, as: UTF8.self) }
 }
 

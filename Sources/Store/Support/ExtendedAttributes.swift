@@ -45,7 +45,7 @@ public struct ExtendedAttributes: Sendable, Hashable {
     static let maximumCount = 1 << 14
     static let maximumTotal = 1 << 20
     /// The longest encoding within the limits (lengths take at most 3 bytes each).
-    static let maximumEncodedSize = maximumTotal + 6 * maximumCount + 4
+    package static let maximumEncodedSize = maximumTotal + 6 * maximumCount + 4
     static let aclPrefix = Array("system.posix_acl_".utf8)
 
     /// Names and values together, for sizing records.
