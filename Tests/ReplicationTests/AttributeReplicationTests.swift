@@ -25,9 +25,9 @@ import Glibc
         _ = try Backup(vault: master).run(directory: directory.path(for: "src"))
 
         do {   // the sink holds the replica's write lock until it goes
-            var sender = SenderSession(source: VaultSource(vault: master))
-            var receiver = ReceiverSession(sink: try VaultSink(vault: replica))
-            #expect(pump(&sender, &receiver) == nil)
+            let sender = SenderDriver(source: VaultSource(vault: master))
+            let receiver = ReceiverDriver(sink: try VaultSink(vault: replica))
+            #expect(pump(sender, receiver) == nil)
         }
         let (folder, snapshot) = try #require(try replica.catalog.snapshots().first)
         let target = directory.path(for: "restored")

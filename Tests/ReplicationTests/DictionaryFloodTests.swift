@@ -38,9 +38,9 @@ import TestSupport
     @Test func aReplyWithMoreDictionariesThanAskedIsRefused() throws {
         let pair = try DictionaryPair()
         let junk = try Self.junk(from: try #require(pair.master.dictionaries.all.first), count: 3)
-        var sender = SenderSession(source: PaddingSource(VaultSource(vault: pair.master), junk: junk))
-        var receiver = ReceiverSession(sink: try VaultSink(vault: pair.replica))
-        #expect(pump(&sender, &receiver) != nil)
+        let sender = SenderDriver(source: PaddingSource(VaultSource(vault: pair.master), junk: junk))
+        let receiver = ReceiverDriver(sink: try VaultSink(vault: pair.replica))
+        #expect(pump(sender, receiver) != nil)
         let replica = try Vault(path: pair.directory.path(for: "replica"))
         #expect(replica.dictionaries.all.isEmpty)
         #expect(try replica.catalog.snapshots().isEmpty)
@@ -49,9 +49,9 @@ import TestSupport
     /// The real thing: the replica asks for exactly the dictionary its blocks need, once.
     @Test func aMasterWithADictionaryReplicatesItOnceAndOnlyIt() throws {
         let pair = try DictionaryPair()
-        var sender = SenderSession(source: VaultSource(vault: pair.master))
-        var receiver = ReceiverSession(sink: try VaultSink(vault: pair.replica))
-        #expect(pump(&sender, &receiver) == nil)
+        let sender = SenderDriver(source: VaultSource(vault: pair.master))
+        let receiver = ReceiverDriver(sink: try VaultSink(vault: pair.replica))
+        #expect(pump(sender, receiver) == nil)
         #expect(receiver.dictionariesReceived == 1)
         #expect(try Vault(path: pair.directory.path(for: "replica")).dictionaries.all.map(\.id) == pair.master.dictionaries.all.map(\.id))
     }

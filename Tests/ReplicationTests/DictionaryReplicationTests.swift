@@ -34,9 +34,9 @@ struct DictionaryPair {
         #expect(try pair.master.catalog.database.scalar("SELECT count(*) FROM blocks WHERE encoding = 2") ?? 0 > 0)
         #expect(VaultSource(vault: pair.master).hello.protocolVersion == 2)
         do {
-            var sender = SenderSession(source: VaultSource(vault: pair.master))
-            var receiver = ReceiverSession(sink: try VaultSink(vault: pair.replica))
-            #expect(pump(&sender, &receiver) == nil)
+            let sender = SenderDriver(source: VaultSource(vault: pair.master))
+            let receiver = ReceiverDriver(sink: try VaultSink(vault: pair.replica))
+            #expect(pump(sender, receiver) == nil)
             #expect(receiver.dictionariesReceived == 1)
         }
         let replica = try Vault(path: pair.directory.path(for: "replica"))
@@ -48,9 +48,9 @@ struct DictionaryPair {
         #expect(try Checker(vault: replica, options: { var options = CheckOptions(); options.readData = true; return options }()).run().problems.isEmpty)
 
         // The next exchange names the dictionary the replica holds: none is sent again.
-        var again = SenderSession(source: VaultSource(vault: pair.master))
-        var receiverAgain = ReceiverSession(sink: try VaultSink(vault: replica))
-        #expect(pump(&again, &receiverAgain) == nil)
+        let again = SenderDriver(source: VaultSource(vault: pair.master))
+        let receiverAgain = ReceiverDriver(sink: try VaultSink(vault: replica))
+        #expect(pump(again, receiverAgain) == nil)
         #expect(receiverAgain.dictionariesReceived == 0 && again.blocksSent == 0)
     }
 
@@ -59,9 +59,9 @@ struct DictionaryPair {
     @Test func aReceiverAsksForADictionaryOnlyWhenABlockNeedsIt() throws {
         let pair = try DictionaryPair()
         let dictionary = try #require(pair.master.dictionaries.all.first)
-        var sender = SenderSession(source: VaultSource(vault: pair.master))
-        var receiver = ReceiverSession(sink: try VaultSink(vault: pair.replica))
-        let receiverHello = receiver.start()
+        let sender = SenderDriver(source: VaultSource(vault: pair.master))
+        let receiver = ReceiverDriver(sink: try VaultSink(vault: pair.replica))
+        let receiverHello = try receiver.start()
         #expect(try receiver.handle(.hello(VaultSource(vault: pair.master).hello)) == [])
         let announcement = try sender.handle(receiverHello[0])
         #expect(announcement == [.announce(highestSequence: try pair.master.catalog.maximumSequence())])
@@ -85,7 +85,7 @@ struct DictionaryPair {
     @Test func aSenderAnswersAVersion2Receiver() throws {
         let pair = try DictionaryPair()
         let dictionary = try #require(pair.master.dictionaries.all.first)
-        var sender = SenderSession(source: VaultSource(vault: pair.master))
+        let sender = SenderDriver(source: VaultSource(vault: pair.master))
         let older = Message.Hello(deviceID: String(repeating: "c", count: 64), vaultID: "d", receiveOnly: true, protocolVersion: 2)
         #expect(try sender.handle(.hello(older)) == [])
         #expect(try sender.handle(.dictionaryRequest(ids: [])) == [.dictionaries([Message.StoredDictionary(id: dictionary.id, bytes: dictionary.bytes)])])
@@ -111,9 +111,9 @@ struct DictionaryPair {
             }
             return [sent]
         }
-        var sender = SenderSession(source: source)
-        var receiver = ReceiverSession(sink: try VaultSink(vault: pair.replica))
-        #expect(pump(&sender, &receiver) != nil)
+        let sender = SenderDriver(source: source)
+        let receiver = ReceiverDriver(sink: try VaultSink(vault: pair.replica))
+        #expect(pump(sender, receiver) != nil)
         let replica = try Vault(path: pair.directory.path(for: "replica"))
         #expect(replica.dictionaries.all.isEmpty)
         #expect(try replica.catalog.snapshots().isEmpty)

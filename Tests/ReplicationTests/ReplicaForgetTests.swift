@@ -10,9 +10,9 @@ import TestSupport
 @Suite struct ReplicaForgetTests {
     /// One exchange from the master into the replica (opened afresh, so its lock goes with it).
     func push(_ pair: Pair) throws -> (error: Error?, added: Int, skipped: [String]) {
-        var sender = SenderSession(source: VaultSource(vault: pair.master))
-        var receiver = ReceiverSession(sink: try VaultSink(vault: try Vault(path: pair.directory.path(for: "replica"))))
-        let error = pump(&sender, &receiver)
+        let sender = SenderDriver(source: VaultSource(vault: pair.master))
+        let receiver = ReceiverDriver(sink: try VaultSink(vault: try Vault(path: pair.directory.path(for: "replica"))))
+        let error = pump(sender, receiver)
         return (error, receiver.snapshotsAdded, receiver.snapshotsSkipped)
     }
 

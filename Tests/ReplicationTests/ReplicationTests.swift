@@ -10,16 +10,16 @@ import Glibc
 /// Runs a sender and a receiver against each other in memory, every message through the codec.
 /// Returns the receiver's error, if any.
 @discardableResult
-func pump(_ sender: inout SenderSession, _ receiver: inout ReceiverSession) -> Error? {
+func pump(_ sender: SenderDriver, _ receiver: ReceiverDriver) -> Error? {
     func wire(_ message: Message) throws -> Message {
         var decoder = FrameDecoder()
         decoder.append(message.encoded()[...])
         let (type, payload) = try #require(try decoder.next())
         return try Message.decode(type: type, payload: payload)
     }
-    var toReceiver = sender.start()
-    var toSender = receiver.start()
     do {
+        var toReceiver = try sender.start()
+        var toSender = try receiver.start()
         while !toReceiver.isEmpty || !toSender.isEmpty {
             var next: [Message] = []
             for message in toReceiver { next += try receiver.handle(try wire(message)) }
@@ -84,9 +84,9 @@ final class HostileSource: ReplicationSource {
     @Test func theReplicaGetsTheWholeHistoryAndASecondPushSendsOnlyWhatIsNew() throws {
         let pair = try Pair()
         do {   // the sink holds the replica's write lock until it goes
-            var sender = SenderSession(source: VaultSource(vault: pair.master))
-            var receiver = ReceiverSession(sink: try VaultSink(vault: pair.replica))
-            #expect(pump(&sender, &receiver) == nil)
+            let sender = SenderDriver(source: VaultSource(vault: pair.master))
+            let receiver = ReceiverDriver(sink: try VaultSink(vault: pair.replica))
+            #expect(pump(sender, receiver) == nil)
             #expect(receiver.snapshotsAdded == 3)
         }
         #expect(try pair.replica.catalog.snapshots().map(\.snapshot) == pair.master.catalog.snapshots().map(\.snapshot))
@@ -100,9 +100,9 @@ final class HostileSource: ReplicationSource {
         // One small change: the next exchange moves one block.
         try pair.directory.write(Array("three".utf8), to: "src/note")
         _ = try Backup(vault: pair.master).run(directory: pair.directory.path(for: "src"))
-        var again = SenderSession(source: VaultSource(vault: pair.master))
-        var receiverAgain = ReceiverSession(sink: try VaultSink(vault: try Vault(path: pair.directory.path(for: "replica"))))
-        #expect(pump(&again, &receiverAgain) == nil)
+        let again = SenderDriver(source: VaultSource(vault: pair.master))
+        let receiverAgain = ReceiverDriver(sink: try VaultSink(vault: try Vault(path: pair.directory.path(for: "replica"))))
+        #expect(pump(again, receiverAgain) == nil)
         #expect(again.blocksSent == 1)
         #expect(receiverAgain.snapshotsAdded == 1)
     }
@@ -132,9 +132,9 @@ final class HostileSource: ReplicationSource {
                 block.rawLength = PackFormat.maximumBlockSize + 1
             }
         }
-        var sender = SenderSession(source: source)
-        var receiver = ReceiverSession(sink: try VaultSink(vault: pair.replica))
-        let error = pump(&sender, &receiver)
+        let sender = SenderDriver(source: source)
+        let receiver = ReceiverDriver(sink: try VaultSink(vault: pair.replica))
+        let error = pump(sender, receiver)
         #expect(error != nil)
         #expect(try pair.replica.catalog.database.scalar("SELECT count(*) FROM versions") == 0)
         #expect(try pair.replica.catalog.database.scalar("SELECT count(*) FROM packs") == 0)
@@ -143,7 +143,7 @@ final class HostileSource: ReplicationSource {
 
     @Test func aSenderRefusesAPeerThatIsNotReceiveOnly() throws {
         let pair = try Pair()
-        var sender = SenderSession(source: VaultSource(vault: pair.master))
+        let sender = SenderDriver(source: VaultSource(vault: pair.master))
         #expect(throws: ReplicationError.self) {
             _ = try sender.handle(.hello(Message.Hello(deviceID: String(repeating: "a", count: 64), vaultID: "b", receiveOnly: false)))
         }
@@ -151,8 +151,8 @@ final class HostileSource: ReplicationSource {
 
     @Test func anUnrequestedBlockIsRefused() throws {
         let pair = try Pair()
-        var receiver = ReceiverSession(sink: try VaultSink(vault: pair.replica))
-        _ = receiver.start()
+        let receiver = ReceiverDriver(sink: try VaultSink(vault: pair.replica))
+        _ = try receiver.start()
         _ = try receiver.handle(.hello(VaultSource(vault: pair.master).hello))
         let block = Message.StoredBlock(id: SHA256Hasher.hash([1]), encoding: .raw, rawLength: 1, bytes: [1])
         #expect(throws: ReplicationError.self) { _ = try receiver.handle(.blockResponse([block])) }

@@ -110,9 +110,9 @@ import TestSupport
         let pair = try Pair()
         let announced = try pair.master.catalog.maximumSequence()
         do {
-            var sender = SenderSession(source: VaultSource(vault: pair.master))
-            var receiver = ReceiverSession(sink: try VaultSink(vault: pair.replica))
-            let (senderHello, receiverHello) = (sender.start(), receiver.start())
+            let sender = SenderDriver(source: VaultSource(vault: pair.master))
+            let receiver = ReceiverDriver(sink: try VaultSink(vault: pair.replica))
+            let (senderHello, receiverHello) = (try sender.start(), try receiver.start())
             #expect(try receiver.handle(senderHello[0]) == [])
             let announcement = try sender.handle(receiverHello[0])
             #expect(announcement == [.announce(highestSequence: announced)])
@@ -132,9 +132,9 @@ import TestSupport
         let replica = try Vault(path: pair.directory.path(for: "replica"))
         #expect(try replica.catalog.maximumSequence() == announced)
 
-        var sender = SenderSession(source: VaultSource(vault: pair.master))
-        var receiver = ReceiverSession(sink: try VaultSink(vault: replica))
-        #expect(pump(&sender, &receiver) == nil)
+        let sender = SenderDriver(source: VaultSource(vault: pair.master))
+        let receiver = ReceiverDriver(sink: try VaultSink(vault: replica))
+        #expect(pump(sender, receiver) == nil)
         #expect(receiver.snapshotsAdded == 1)
     }
 }

@@ -20,9 +20,9 @@ import TestSupport
 
         let replica = try Vault(path: directory.path(for: "replica"))
         do {   // the sink holds the replica's write lock until it goes
-            var sender = SenderSession(source: VaultSource(vault: master))
-            var receiver = ReceiverSession(sink: try VaultSink(vault: replica))
-            #expect(pump(&sender, &receiver) == nil)
+            let sender = SenderDriver(source: VaultSource(vault: master))
+            let receiver = ReceiverDriver(sink: try VaultSink(vault: replica))
+            #expect(pump(sender, receiver) == nil)
         }
         #expect(try replica.catalog.database.scalar(shared) == 0)
         #expect(try replica.catalog.database.scalar("SELECT count(*) FROM blocks") == master.catalog.database.scalar("SELECT count(*) FROM blocks"))

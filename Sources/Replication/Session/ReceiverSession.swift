@@ -1,38 +1,64 @@
 import Chunker
 import Store
 
-/// Where a receiving vault records what arrives.
-public protocol ReplicationSink: AnyObject {
-    var hello: Message.Hello { get }
-    /// Checks that this sink may take the history of `peer` (a replica follows one master).
-    func accept(_ peer: Message.Hello) throws
-    /// The sender's sequence up to which every version is recorded here.
-    func recordedSequence() throws -> Int64
-    func hasBlock(_ id: BlockID) throws -> Bool
-    /// The block IDs of a version, from `lists` (sent with it) or the sink's own catalog.
-    func blockIDs(of version: FileVersion, lists: [BlockID: MetadataRecord.BlockListRecord]) throws -> [BlockID]
-    /// Verifies a block against its hash and stores it; throws (storing nothing) when it is false.
-    func store(_ block: Message.StoredBlock) throws
-    /// Whether it holds zstd dictionary `id` (and can load it).
-    func holdsDictionary(_ id: UInt32) -> Bool
-    /// Checks a dictionary against a block that needs it (the block must decode with it to its
-    /// hash) and stores it durably, recorded, before that block; idempotent for one it already
-    /// holds; throws, storing nothing, when it is not a dictionary of its ID or does not fit the block.
-    func store(_ dictionary: Message.StoredDictionary, neededBy block: Message.StoredBlock) throws
-    /// Records versions whose blocks are all stored, after sealing what holds them.
-    func record(versions: [(folder: [UInt8], version: FileVersion)], blockLists: [MetadataRecord.BlockListRecord], masterDevice: String) throws
-    /// Records the snapshots it does not have and may list; says how many were new and which it refused.
-    func record(snapshots: [Snapshot]) throws -> ReplicaWriter.SnapshotRecording
-}
+/// The receiving side as a pure state machine, which drives the exchange and never touches the
+/// vault: it takes the sender's announcement of its highest sequence, asks for the sender's index
+/// after what it has, has the sink find its need (blocks of those versions that it lacks), asks for
+/// exactly those, and has each batch recorded once its blocks are stored. A block that names a
+/// zstd dictionary the sink lacks waits until the blocks asked for with it have arrived; then
+/// exactly the dictionaries such blocks need are asked for, each stored (checked against a block
+/// that needs it) before the blocks that wait for it. Events in, actions out; `ReceiverDriver`
+/// performs them.
+///
+/// Contract with the driver: each action other than `send`, `finish` and `fail` is answered by
+/// exactly one event, in the order the actions were returned, before the next message is fed. Each
+/// request goes out only when the answer to the one before is complete and stored, so neither side
+/// writes while the other is writing.
+public struct ReceiverSession: Sendable {
+    public enum State: Equatable, Sendable {
+        case awaitingHello, acceptingPeer, awaitingAnnouncement, awaitingIndex, findingBlocks, awaitingBlocks,
+             awaitingDictionaries, recording, recordingSnapshots, finished
+    }
 
-/// The receiving side, which drives the exchange: it takes the sender's announcement of its
-/// highest sequence, asks for the sender's index after what it has, computes its need (blocks of
-/// those versions that it lacks), asks for exactly those, and records each batch once its blocks
-/// are stored. A block that names a zstd dictionary the sink lacks waits until the blocks asked
-/// for with it have arrived; then exactly the dictionaries such blocks need are asked for, each
-/// checked against a block that needs it before it is stored. Messages in, messages out.
-public struct ReceiverSession {
-    public enum State: Equatable { case awaitingHello, awaitingAnnouncement, awaitingIndex, awaitingBlocks, awaitingDictionaries, finished }
+    /// What happened: a message from the sender, or the sink's answer to an action.
+    public enum Event: Equatable, Sendable {
+        case received(Message)
+        /// Answers `.accept`: the sink takes this peer's history, recorded up to this sequence.
+        case accepted(recordedSequence: Int64)
+        /// Answers `.findMissingBlocks`: the blocks of the batch's versions the sink lacks, each once,
+        /// in the order the versions need them.
+        case missingBlocks([BlockID])
+        /// Answers `.store`: the block is stored (its stored size in bytes).
+        case stored(BlockID, bytes: Int)
+        /// Answers `.store`: nothing was stored, the block needs zstd dictionary `id`, which the sink lacks.
+        case lacksDictionary(UInt32, Message.StoredBlock)
+        /// Answers `.storeDictionary`.
+        case dictionaryStored(UInt32)
+        /// Answers `.record`.
+        case recorded
+        /// Answers `.recordSnapshots`: how many were new, and each refused one as "ID: why".
+        case snapshotsRecorded(added: Int, skipped: [String])
+    }
+
+    /// What to do, in order.
+    public enum Action: Equatable, Sendable {
+        case send(Message)
+        /// Check that the sink may take this peer's history and say up to where it has it.
+        case accept(Message.Hello)
+        case findMissingBlocks(Message.IndexBatch)
+        /// Verify and store a block, unless it needs a zstd dictionary the sink lacks.
+        case store(Message.StoredBlock)
+        /// Check a dictionary against a block that needs it and store it durably.
+        case storeDictionary(Message.StoredDictionary, neededBy: Message.StoredBlock)
+        /// Record the batch's versions (their blocks are all stored).
+        case record(Message.IndexBatch, masterDevice: String)
+        case recordSnapshots([Snapshot])
+        /// Everything the sender announced is recorded, and the close has been sent.
+        case finish
+        /// The exchange failed; a close saying why precedes this when the peer should hear it.
+        case fail(ReplicationError)
+    }
+
     public private(set) var state = State.awaitingHello
     public private(set) var dictionariesReceived = 0
     public private(set) var blocksReceived = 0
@@ -41,151 +67,175 @@ public struct ReceiverSession {
     public private(set) var snapshotsAdded = 0
     /// The snapshots the sender offered that were not recorded, each as "ID: why".
     public private(set) var snapshotsSkipped: [String] = []
-    private let sink: any ReplicationSink
+    /// This side's hello.
+    public let hello: Message.Hello
     private var masterDevice = ""
     /// The highest sequence the sender announced: nothing above it is taken.
     private var announced: Int64 = 0
     private var lastSequence: Int64 = 0
     private var batch: Message.IndexBatch?
-    private var toRequest: [BlockID] = []
+    private var toRequest: ArraySlice<BlockID> = []
+    /// Blocks asked for and not yet received.
     private var outstanding = Set<BlockID>()
+    /// Stores (of blocks and dictionaries) handed to the driver and not yet answered.
+    private var unanswered = 0
     /// Blocks received that need a zstd dictionary the sink lacks, by that dictionary's ID.
     private var waiting: [UInt32: [Message.StoredBlock]] = [:]
     /// The dictionary IDs named in the request in flight.
     private var asked: [UInt32] = []
+    /// The dictionaries stored in this exchange: a block that still lacks one is the sink's fault.
+    private var storedDictionaries = Set<UInt32>()
 
-    public init(sink: any ReplicationSink) { self.sink = sink }
+    public init(hello: Message.Hello) { self.hello = hello }
 
-    public func start() -> [Message] { [.hello(sink.hello)] }
+    public var isFinished: Bool { state == .finished }
 
-    public mutating func handle(_ message: Message) throws -> [Message] {
-        switch (state, message) {
-        case (.awaitingHello, .hello(let peer)):
-            guard !peer.receiveOnly else { throw ReplicationError.protocolViolation("the peer is a receive-only vault and has nothing to send") }
-            try sink.accept(peer)
+    /// The actions to take first.
+    public func start() -> [Action] { [.send(.hello(hello))] }
+
+    public mutating func handle(_ event: Event) -> [Action] {
+        switch (state, event) {
+        case (.awaitingHello, .received(.hello(let peer))):
+            guard !peer.receiveOnly else { return fail(.protocolViolation("the peer is a receive-only vault and has nothing to send")) }
             masterDevice = peer.deviceID
-            lastSequence = try sink.recordedSequence()
+            state = .acceptingPeer
+            return [.accept(peer)]
+        case (.acceptingPeer, .accepted(let recorded)):
+            lastSequence = recorded
             state = .awaitingAnnouncement
             return []
-        case (.awaitingAnnouncement, .announce(let highest)):
+        case (.awaitingAnnouncement, .received(.announce(let highest))):
             guard highest >= lastSequence else {
-                throw ReplicationError.diverged("""
+                return fail(.diverged("""
                     this replica holds versions of device \(masterDevice.prefix(16)) up to sequence \(lastSequence), but that device's \
                     history ends at \(highest): another peer sent versions in its name, so the replica's history diverged from the \
                     device's; make a new replica with 'blockvault init --receive-only' and push to it
-                    """)
+                    """))
             }
             announced = highest
             state = .awaitingIndex
-            return [.indexRequest(after: lastSequence, limit: Message.batchLimit)]
-        case (.awaitingIndex, .indexBatch(let incoming)):
+            return [.send(.indexRequest(after: lastSequence, limit: Message.batchLimit))]
+        case (.awaitingIndex, .received(.indexBatch(let incoming))):
             var previous = lastSequence
             for (_, version) in incoming.versions {
                 guard version.sequence > previous else {
-                    throw ReplicationError.protocolViolation("index batch out of order at sequence \(version.sequence)")
+                    return fail(.protocolViolation("index batch out of order at sequence \(version.sequence)"))
                 }
                 guard version.sequence <= announced else {
-                    throw ReplicationError.protocolViolation("version at sequence \(version.sequence), beyond the \(announced) the peer announced")
+                    return fail(.protocolViolation("version at sequence \(version.sequence), beyond the \(announced) the peer announced"))
                 }
                 previous = version.sequence
             }
             if incoming.done && previous != announced {
-                throw ReplicationError.protocolViolation("the peer announced sequence \(announced), but its index ends at \(previous)")
-            }
-            let lists = Dictionary(incoming.blockLists.map { ($0.hash, $0) }, uniquingKeysWith: { first, _ in first })
-            var need: [BlockID] = []
-            var seen = Set<BlockID>()
-            for (_, version) in incoming.versions where !version.deleted {
-                for id in try sink.blockIDs(of: version, lists: lists) where seen.insert(id).inserted {
-                    if try !sink.hasBlock(id) { need.append(id) }
-                }
+                return fail(.protocolViolation("the peer announced sequence \(announced), but its index ends at \(previous)"))
             }
             batch = incoming
-            toRequest = need
-            return try nextStep()
-        case (.awaitingBlocks, .blockResponse(let blocks)):
-            for block in blocks {
-                guard outstanding.remove(block.id) != nil else {
-                    throw ReplicationError.protocolViolation("block \(block.id) was not requested")
-                }
-                if let dictionary = Self.missingDictionary(of: block, sink: sink) {
-                    waiting[dictionary, default: []].append(block)
-                } else {
-                    try store(block)
-                }
+            state = .findingBlocks
+            return [.findMissingBlocks(incoming)]
+        case (.findingBlocks, .missingBlocks(let need)):
+            toRequest = need[...]
+            return nextStep()
+        case (.awaitingBlocks, .received(.blockResponse(let blocks))):
+            // The whole response is checked before anything of it is stored.
+            var expected = outstanding
+            for block in blocks where expected.remove(block.id) == nil {
+                return fail(.protocolViolation("block \(block.id) was not requested"))
             }
-            return outstanding.isEmpty ? try nextStep() : []
-        case (.awaitingDictionaries, .dictionaries(let dictionaries)):
+            outstanding = expected
+            unanswered += blocks.count
+            return blocks.map(Action.store) + stepIfComplete()
+        case (.awaitingBlocks, .stored(_, let bytes)), (.awaitingDictionaries, .stored(_, let bytes)):
+            unanswered -= 1
+            blocksReceived += 1
+            bytesReceived += Int64(bytes)
+            return stepIfComplete()
+        case (.awaitingBlocks, .lacksDictionary(let id, let block)), (.awaitingDictionaries, .lacksDictionary(let id, let block)):
+            unanswered -= 1
+            guard !storedDictionaries.contains(id) else {
+                return fail(.protocolViolation("block \(block.id) still lacks zstd dictionary \(id) after it was stored"))
+            }
+            waiting[id, default: []].append(block)
+            return stepIfComplete()
+        case (.awaitingDictionaries, .received(.dictionaries(let dictionaries))):
             // The whole answer is checked before anything of it is stored.
             var delivered = Set<UInt32>()
             for dictionary in dictionaries where !asked.contains(dictionary.id) || !delivered.insert(dictionary.id).inserted {
-                throw ReplicationError.protocolViolation("zstd dictionary \(dictionary.id) was not asked for")
+                return fail(.protocolViolation("zstd dictionary \(dictionary.id) was not asked for"))
             }
             if let missing = asked.first(where: { !delivered.contains($0) }) {
-                throw ReplicationError.protocolViolation("block \(waiting[missing]![0].id) needs zstd dictionary \(missing), which the peer did not send")
+                return fail(.protocolViolation("block \(waiting[missing]![0].id) needs zstd dictionary \(missing), which the peer did not send"))
             }
+            var actions: [Action] = []
             for dictionary in dictionaries {
                 let blocks = waiting.removeValue(forKey: dictionary.id) ?? []
-                try sink.store(dictionary, neededBy: blocks[0])
-                dictionariesReceived += 1
-                for block in blocks { try store(block) }
+                actions.append(.storeDictionary(dictionary, neededBy: blocks[0]))
+                actions += blocks.map(Action.store)
+                unanswered += 1 + blocks.count
             }
             asked = []
-            return try nextStep()
-        case (_, .close(let reason)):
+            return actions
+        case (.awaitingDictionaries, .dictionaryStored(let id)):
+            unanswered -= 1
+            dictionariesReceived += 1
+            storedDictionaries.insert(id)
+            return stepIfComplete()
+        case (.recording, .recorded):
+            guard let current = batch else { return fail(.protocolViolation("no index batch in progress")) }
+            versionsRecorded += current.versions.count
+            if let last = current.versions.last { lastSequence = last.version.sequence }
+            batch = nil
+            if current.done {
+                let beyond = current.snapshots.filter { $0.sequence > announced }
+                snapshotsSkipped += beyond.map { "\($0.id): at sequence \($0.sequence), beyond the \(announced) the peer announced" }
+                state = .recordingSnapshots
+                return [.recordSnapshots(current.snapshots.filter { $0.sequence <= announced })]
+            }
+            guard !current.versions.isEmpty else { return fail(.protocolViolation("an empty index batch that is not the last")) }
+            state = .awaitingIndex
+            return [.send(.indexRequest(after: lastSequence, limit: Message.batchLimit))]
+        case (.recordingSnapshots, .snapshotsRecorded(let added, let skipped)):
+            snapshotsAdded += added
+            snapshotsSkipped += skipped
             state = .finished
-            if !reason.isEmpty { throw ReplicationError.peerFailed(reason) }
-            return []
+            return [.send(.close(reason: "")), .finish]
+        case (_, .received(.close(let reason))):
+            state = .finished
+            return reason.isEmpty ? [.finish] : [.fail(.peerFailed(reason))]
+        case (_, .received(let message)):
+            return fail(.protocolViolation("unexpected \(message.name) while \(state)"))
         default:
-            throw ReplicationError.protocolViolation("unexpected \(SenderSession.name(of: message)) while \(state)")
+            return fail(.protocolViolation("an answer from the vault that nothing asked for while \(state)"))
         }
     }
 
-    /// The zstd dictionary a block is compressed with, when the sink lacks it.
-    private static func missingDictionary(of block: Message.StoredBlock, sink: any ReplicationSink) -> UInt32? {
-        guard block.encoding == .zstdDictionary else { return nil }
-        let id = block.bytes.withUnsafeBytes { ZstdDictionary.id(ofFrame: $0) }
-        return id == 0 || sink.holdsDictionary(id) ? nil : id
-    }
-
-    private mutating func store(_ block: Message.StoredBlock) throws {
-        try sink.store(block)
-        blocksReceived += 1
-        bytesReceived += Int64(block.bytes.count)
+    /// The next step once every block asked for has arrived and every store is answered; nothing before.
+    private mutating func stepIfComplete() -> [Action] {
+        outstanding.isEmpty && unanswered == 0 ? nextStep() : []
     }
 
     /// Asks for the dictionaries waiting blocks need, or the next blocks the current batch needs,
-    /// or records the batch and moves on. Each request goes out only when the answer to the one
-    /// before is complete, so neither side writes while the other is writing.
-    private mutating func nextStep() throws -> [Message] {
+    /// or has the batch recorded.
+    private mutating func nextStep() -> [Action] {
         if !waiting.isEmpty {
             asked = Array(waiting.keys.sorted().prefix(Message.dictionaryLimit))
             state = .awaitingDictionaries
-            return [.dictionaryRequest(ids: asked)]
+            return [.send(.dictionaryRequest(ids: asked))]
         }
         if !toRequest.isEmpty {
             let chunk = Array(toRequest.prefix(Message.requestLimit))
-            toRequest.removeFirst(chunk.count)
+            toRequest = toRequest.dropFirst(chunk.count)
             outstanding = Set(chunk)
             state = .awaitingBlocks
-            return [.blockRequest(chunk)]
+            return [.send(.blockRequest(chunk))]
         }
-        guard let current = batch else { throw ReplicationError.protocolViolation("no index batch in progress") }
-        try sink.record(versions: current.versions, blockLists: current.blockLists, masterDevice: masterDevice)
-        versionsRecorded += current.versions.count
-        if let last = current.versions.last { lastSequence = last.version.sequence }
-        batch = nil
-        if current.done {
-            let beyond = current.snapshots.filter { $0.sequence > announced }
-            snapshotsSkipped += beyond.map { "\($0.id): at sequence \($0.sequence), beyond the \(announced) the peer announced" }
-            let recording = try sink.record(snapshots: current.snapshots.filter { $0.sequence <= announced })
-            snapshotsAdded += recording.added
-            snapshotsSkipped += recording.skipped.map { "\($0.id): \($0.reason)" }
-            state = .finished
-            return [.close(reason: "")]
-        }
-        guard !current.versions.isEmpty else { throw ReplicationError.protocolViolation("an empty index batch that is not the last") }
-        state = .awaitingIndex
-        return [.indexRequest(after: lastSequence, limit: Message.batchLimit)]
+        guard let current = batch else { return fail(.protocolViolation("no index batch in progress")) }
+        state = .recording
+        return [.record(current, masterDevice: masterDevice)]
+    }
+
+    /// Ends the exchange: the peer hears why, then the failure.
+    private mutating func fail(_ error: ReplicationError) -> [Action] {
+        state = .finished
+        return [.send(.close(reason: "\(error)")), .fail(error)]
     }
 }

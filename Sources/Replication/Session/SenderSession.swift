@@ -1,116 +1,165 @@
 import Chunker
 import Store
 
-/// What a sending vault offers its peer.
-public protocol ReplicationSource {
-    var hello: Message.Hello { get }
-    /// The highest sequence of its history: what it announces, and the most it sends.
-    func highestSequence() throws -> Int64
-    /// Up to `limit` versions after `after`, the block lists of those with several blocks, and
-    /// whether no version follows them.
-    func versions(after: Int64, limit: Int) throws -> (versions: [(folder: [UInt8], version: FileVersion)], blockLists: [MetadataRecord.BlockListRecord], done: Bool)
-    func snapshots() throws -> [Snapshot]
-    /// A block as stored, after checking that it decodes to bytes matching its hash.
-    func storedBlock(_ id: BlockID) throws -> Message.StoredBlock
-    /// The zstd dictionaries its blocks may need, other than those in `excluding`, by ascending ID.
-    func dictionaries(excluding: Set<UInt32>) throws -> [Message.StoredDictionary]
-    /// Those of the zstd dictionaries `ids` that it holds.
-    func dictionaries(ids: [UInt32]) throws -> [Message.StoredDictionary]
-}
-
-extension ReplicationSource {
-    public func dictionaries(ids: [UInt32]) throws -> [Message.StoredDictionary] {
-        let wanted = Set(ids)
-        return try dictionaries(excluding: []).filter { wanted.contains($0.id) }
+/// The sending side as a pure state machine: it answers the receiver's requests, nothing more, and
+/// never touches the vault. Events in (a message received, or the answer to a read it asked for),
+/// actions out (send, read from the source, finish, fail); `SenderDriver` performs them.
+///
+/// To a receiver that announces version 3 it first announces its highest sequence; to any
+/// receiver it sends its history only up to that sequence (a backup running during the push adds
+/// versions after it, which the next push sends), so what it sends agrees with what it announced.
+///
+/// Contract with the driver: each read action is answered by exactly one event of its kind, in the
+/// order the actions were returned, before the next message is fed. A block request is read one
+/// block at a time, so at most about `Message.responseBudget` bytes of blocks wait to be sent.
+public struct SenderSession: Sendable {
+    public enum State: Equatable, Sendable {
+        case awaitingHello, readingHighestSequence, serving, readingVersions, readingSnapshots, readingBlocks, readingDictionaries, finished
     }
-}
 
-/// The sending side: answers the receiver's requests, nothing more. Messages in, messages out.
-/// To a receiver that announces version 3 it first announces its highest sequence; to any receiver
-/// it sends its history only up to that sequence (a backup running during the push adds versions
-/// after it, which the next push sends), so what it sends agrees with what it announced.
-public struct SenderSession {
-    public enum State: Equatable { case awaitingHello, serving, finished }
+    /// What happened: a message from the receiver, or the source's answer to a read.
+    public enum Event: Equatable, Sendable {
+        case received(Message)
+        /// Answers `.readHighestSequence`.
+        case highestSequence(Int64)
+        /// Answers `.readVersions`: the versions and their block lists (`snapshots` empty), `done`
+        /// when no version follows them.
+        case versions(Message.IndexBatch)
+        /// Answers `.readSnapshots`.
+        case snapshots([Snapshot])
+        /// Answers `.readBlock`.
+        case block(Message.StoredBlock)
+        /// Answers `.readDictionaries` and `.readDictionariesExcept`.
+        case dictionaries([Message.StoredDictionary])
+    }
+
+    /// What to do, in order.
+    public enum Action: Equatable, Sendable {
+        case send(Message)
+        case readHighestSequence
+        case readVersions(after: Int64, limit: Int)
+        case readSnapshots
+        case readBlock(BlockID)
+        /// Those of the dictionaries `ids` that the source holds.
+        case readDictionaries(ids: [UInt32])
+        /// The source's dictionaries other than these, by ascending ID.
+        case readDictionariesExcept(Set<UInt32>)
+        /// The receiver closed the exchange after taking everything.
+        case finish
+        /// The exchange failed; a close saying why precedes this when the peer should hear it.
+        case fail(ReplicationError)
+    }
+
     public private(set) var state = State.awaitingHello
     public private(set) var blocksSent = 0
-    private let source: any ReplicationSource
+    /// This side's hello.
+    public let hello: Message.Hello
     /// The protocol version the receiver announced: from 3 on, it asks for dictionaries by the IDs it wants.
     private var peerVersion: UInt8 = 1
     private var highest: Int64 = 0
+    /// The index batch read so far, waiting for the snapshots that go with the last one.
+    private var batch: Message.IndexBatch?
+    /// The blocks of the request in progress still to read, and those read but not yet sent.
+    private var toRead: ArraySlice<BlockID> = []
+    private var pending: [Message.StoredBlock] = []
+    private var pendingSize = 0
 
-    public init(source: any ReplicationSource) { self.source = source }
+    public init(hello: Message.Hello) { self.hello = hello }
 
-    /// The messages to send first.
-    public func start() -> [Message] { [.hello(source.hello)] }
+    public var isFinished: Bool { state == .finished }
 
-    /// Handles one message from the receiver and returns the replies.
-    public mutating func handle(_ message: Message) throws -> [Message] {
-        switch (state, message) {
-        case (.awaitingHello, .hello(let peer)):
+    /// The actions to take first.
+    public func start() -> [Action] { [.send(.hello(hello))] }
+
+    public mutating func handle(_ event: Event) -> [Action] {
+        switch (state, event) {
+        case (.awaitingHello, .received(.hello(let peer))):
             guard peer.receiveOnly else {
-                throw ReplicationError.protocolViolation("the peer vault is not receive-only; push only to replicas made with 'init --receive-only'")
+                return fail(.protocolViolation("the peer vault is not receive-only; push only to replicas made with 'init --receive-only'"))
             }
-            guard peer.deviceID != source.hello.deviceID else { throw ReplicationError.protocolViolation("the peer is this vault itself") }
+            guard peer.deviceID != hello.deviceID else { return fail(.protocolViolation("the peer is this vault itself")) }
             peerVersion = peer.protocolVersion
-            highest = try source.highestSequence()
+            state = .readingHighestSequence
+            return [.readHighestSequence]
+        case (.readingHighestSequence, .highestSequence(let sequence)):
+            highest = sequence
             state = .serving
-            return peerVersion >= Message.announceVersion ? [.announce(highestSequence: highest)] : []
-        case (.serving, .indexRequest(let after, let limit)):
-            var batch = try source.versions(after: after, limit: limit)
-            if let cut = batch.versions.firstIndex(where: { $0.version.sequence > highest }) {
-                batch.versions.removeSubrange(cut...)
-                let used = Set(batch.versions.compactMap(\.version.blockListHash))
-                batch.blockLists.removeAll { !used.contains($0.hash) }
-                batch.done = true
+            return peerVersion >= Message.announceVersion ? [.send(.announce(highestSequence: highest))] : []
+        case (.serving, .received(.indexRequest(let after, let limit))):
+            state = .readingVersions
+            return [.readVersions(after: after, limit: limit)]
+        case (.readingVersions, .versions(var read)):
+            if let cut = read.versions.firstIndex(where: { $0.version.sequence > highest }) {
+                read.versions.removeSubrange(cut...)
+                let used = Set(read.versions.compactMap(\.version.blockListHash))
+                read.blockLists.removeAll { !used.contains($0.hash) }
+                read.done = true
             }
-            return [.indexBatch(Message.IndexBatch(versions: batch.versions, blockLists: batch.blockLists, done: batch.done,
-                                                   snapshots: batch.done ? try source.snapshots().filter { $0.sequence <= highest } : []))]
-        case (.serving, .blockRequest(let ids)):
-            var replies: [Message] = []
-            var pending: [Message.StoredBlock] = []
-            var size = 0
-            for id in ids {
-                let block = try source.storedBlock(id)
-                if !pending.isEmpty && size + block.bytes.count > Message.responseBudget {
-                    replies.append(.blockResponse(pending))
-                    pending = []
-                    size = 0
-                }
-                pending.append(block)
-                size += block.bytes.count
-                blocksSent += 1
+            read.snapshots = []
+            guard read.done else {
+                state = .serving
+                return [.send(.indexBatch(read))]
             }
-            if !pending.isEmpty { replies.append(.blockResponse(pending)) }
-            return replies
-        case (.serving, .dictionaryRequest(let ids)):
+            batch = read
+            state = .readingSnapshots
+            return [.readSnapshots]
+        case (.readingSnapshots, .snapshots(let snapshots)):
+            guard var last = batch else { return fail(.protocolViolation("snapshots read with no index batch in progress")) }
+            last.snapshots = snapshots.filter { $0.sequence <= highest }
+            batch = nil
+            state = .serving
+            return [.send(.indexBatch(last))]
+        case (.serving, .received(.blockRequest(let ids))):
+            guard let first = ids.first else { return [] }
+            toRead = ids.dropFirst()[...]
+            state = .readingBlocks
+            return [.readBlock(first)]
+        case (.readingBlocks, .block(let block)):
+            var actions: [Action] = []
+            if !pending.isEmpty && pendingSize + block.bytes.count > Message.responseBudget {
+                actions.append(.send(.blockResponse(pending)))
+                pending = []
+                pendingSize = 0
+            }
+            pending.append(block)
+            pendingSize += block.bytes.count
+            blocksSent += 1
+            if let next = toRead.popFirst() {
+                actions.append(.readBlock(next))
+            } else {
+                actions.append(.send(.blockResponse(pending)))
+                pending = []
+                pendingSize = 0
+                state = .serving
+            }
+            return actions
+        case (.serving, .received(.dictionaryRequest(let ids))):
+            state = .readingDictionaries
             guard peerVersion >= Message.announceVersion else {
                 // A version 2 receiver names the dictionaries it holds and takes the others.
-                return [.dictionaries(Array(try source.dictionaries(excluding: Set(ids)).prefix(Message.dictionaryLimit)))]
+                return [.readDictionariesExcept(Set(ids))]
             }
             guard ids.count <= Message.dictionaryLimit else {
-                throw ReplicationError.protocolViolation("a request for \(ids.count) dictionaries (at most \(Message.dictionaryLimit))")
+                return fail(.protocolViolation("a request for \(ids.count) dictionaries (at most \(Message.dictionaryLimit))"))
             }
-            return [.dictionaries(try source.dictionaries(ids: ids))]
-        case (_, .close(let reason)):
+            return [.readDictionaries(ids: ids)]
+        case (.readingDictionaries, .dictionaries(let dictionaries)):
+            state = .serving
+            // To a version 2 receiver, exactly `dictionaryLimit` means more may follow.
+            return [.send(.dictionaries(peerVersion >= Message.announceVersion ? dictionaries : Array(dictionaries.prefix(Message.dictionaryLimit))))]
+        case (_, .received(.close(let reason))):
             state = .finished
-            if !reason.isEmpty { throw ReplicationError.peerFailed(reason) }
-            return []
+            return reason.isEmpty ? [.finish] : [.fail(.peerFailed(reason))]
+        case (_, .received(let message)):
+            return fail(.protocolViolation("unexpected \(message.name) while \(state)"))
         default:
-            throw ReplicationError.protocolViolation("unexpected \(Self.name(of: message)) while \(state)")
+            return fail(.protocolViolation("an answer from the vault that nothing asked for while \(state)"))
         }
     }
 
-    static func name(of message: Message) -> String {
-        switch message {
-        case .hello: "hello"
-        case .indexRequest: "index request"
-        case .indexBatch: "index batch"
-        case .blockRequest: "block request"
-        case .blockResponse: "block response"
-        case .close: "close"
-        case .dictionaryRequest: "dictionary request"
-        case .dictionaries: "dictionaries"
-        case .announce: "announcement"
-        }
+    /// Ends the exchange: the peer hears why, then the failure.
+    private mutating func fail(_ error: ReplicationError) -> [Action] {
+        state = .finished
+        return [.send(.close(reason: "\(error)")), .fail(error)]
     }
 }

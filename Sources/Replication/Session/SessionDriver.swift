@@ -1,31 +1,92 @@
-/// A protocol session: messages in, messages out.
+/// A protocol session as a pure state machine: events in, actions out, no I/O.
 public protocol ReplicationSession {
-    func start() -> [Message]
-    mutating func handle(_ message: Message) throws -> [Message]
+    associatedtype Event
+    associatedtype Action
+    /// The actions to take first (this side's hello).
+    func start() -> [Action]
+    /// Takes one event and returns what to do next, in order.
+    mutating func handle(_ event: Event) -> [Action]
     var isFinished: Bool { get }
+    /// The event of a message received from the peer.
+    static func received(_ message: Message) -> Event
 }
 
 extension SenderSession: ReplicationSession {
-    public var isFinished: Bool { state == .finished }
+    public static func received(_ message: Message) -> Event { .received(message) }
 }
 
 extension ReceiverSession: ReplicationSession {
-    public var isFinished: Bool { state == .finished }
+    public static func received(_ message: Message) -> Event { .received(message) }
 }
 
-/// Runs a session over a connection until it finishes. A failure on this side is sent to the peer
-/// as a close with the reason before it is thrown.
-public enum SessionDriver {
-    public static func run<Session: ReplicationSession>(_ session: inout Session, over connection: Connection) throws {
-        for message in session.start() { try connection.send(message) }
+/// What performing one action comes to, for the driver's loop.
+public enum SessionStep<Event> {
+    /// A message for the peer.
+    case send(Message)
+    /// The answer to feed back to the session.
+    case answer(Event)
+    case finish
+    case fail(ReplicationError)
+}
+
+/// Runs a session: performs its actions with `perform` (the side's vault: `SenderDriver`,
+/// `ReceiverDriver`), feeds the answers back, and sends its messages. Every action is performed,
+/// in order, before the next message is taken, as the sessions' contract asks. A failure on this
+/// side (an action that throws) is sent to the peer as a close with the reason before it is
+/// thrown; a failure the session reports has already told the peer when it should hear it.
+@dynamicMemberLookup
+public final class SessionDriver<Session: ReplicationSession> {
+    public private(set) var session: Session
+    private let perform: (Session.Action) throws -> SessionStep<Session.Event>
+
+    public init(_ session: Session, perform: @escaping (Session.Action) throws -> SessionStep<Session.Event>) {
+        self.session = session
+        self.perform = perform
+    }
+
+    /// The session's state and counters (`blocksSent`, `snapshotsAdded`, …), read through.
+    public subscript<Value>(dynamicMember keyPath: KeyPath<Session, Value>) -> Value { session[keyPath: keyPath] }
+
+    public var isFinished: Bool { session.isFinished }
+
+    /// Runs the session over `connection` until it finishes; throws why it failed.
+    public func run(over connection: Connection) throws {
+        try process(session.start()) { try connection.send($0) }
         while !session.isFinished {
-            let incoming = try connection.receive()
-            let replies: [Message]
-            do { replies = try session.handle(incoming) } catch {
-                if case .close = incoming {} else { try? connection.send(.close(reason: "\(error)")) }
+            let message = try connection.receive()
+            try process(session.handle(Session.received(message))) { try connection.send($0) }
+        }
+    }
+
+    /// The messages to send first.
+    public func start() throws -> [Message] {
+        var messages: [Message] = []
+        try process(session.start()) { messages.append($0) }
+        return messages
+    }
+
+    /// Feeds one message from the peer and returns the messages to send back, after performing
+    /// every action it leads to. Throws the failure instead (its close, if any, is not returned).
+    public func handle(_ message: Message) throws -> [Message] {
+        var messages: [Message] = []
+        try process(session.handle(Session.received(message))) { messages.append($0) }
+        return messages
+    }
+
+    private func process(_ actions: [Session.Action], send: (Message) throws -> Void) throws {
+        var queue = actions[...]
+        while let action = queue.popFirst() {
+            let step: SessionStep<Session.Event>
+            do { step = try perform(action) } catch {
+                try? send(.close(reason: "\(error)"))
                 throw error
             }
-            for reply in replies { try connection.send(reply) }
+            switch step {
+            case .send(let message): try send(message)
+            case .answer(let event): queue += session.handle(event)
+            case .finish: break
+            case .fail(let error): throw error
+            }
         }
     }
 }

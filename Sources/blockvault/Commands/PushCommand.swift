@@ -54,42 +54,12 @@ struct PushCommand: ParsableCommand {
     /// One push; throws why it failed.
     private func push(_ opened: Vault, to peer: String) throws -> (SenderSession, FileDescriptorStream) {
         let process = try PeerProcess(arguments: try PeerProcess.arguments(for: peer, sshCommand: sshCommand, remoteCommand: remoteCommand))
-        var session = SenderSession(source: VaultSource(vault: opened))
+        let driver = SenderDriver(source: VaultSource(vault: opened))
         var failure: Error?
-        do { try SessionDriver.run(&session, over: Connection(stream: process.stream)) } catch { failure = error }
+        do { try driver.run(over: Connection(stream: process.stream)) } catch { failure = error }
         let status = process.finish()
         if let failure { throw failure }
         guard status == 0 else { throw CommandFailure.message("the replica side exited with status \(status)") }
-        return (session, process.stream)
-    }
-}
-
-struct ServeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "serve",
-        abstract: "Receive a push into this receive-only vault over stdin/stdout (what push and ssh start).")
-
-    @OptionGroup var vault: VaultOptions
-
-    @Flag(help: "Speak the protocol on stdin and stdout.")
-    var stdio = false
-
-    func run() throws {
-        guard stdio else { throw CommandFailure.message("serve needs --stdio (TLS listening is not built yet)", exitCode: 2) }
-        let connection = Connection(stream: FileDescriptorStream(input: 0, output: 1))
-        let sink: VaultSink
-        do {
-            sink = try VaultSink(vault: try vault.openVault())
-        } catch {
-            // Tell the pushing side why, so its own error says it (ssh carries our stderr too).
-            try? connection.send(.close(reason: "\(error)"))
-            throw error
-        }
-        var session = ReceiverSession(sink: sink)
-        try SessionDriver.run(&session, over: connection)
-        // Refused snapshots are named: a replica never drops one silently.
-        for skipped in session.snapshotsSkipped { printError("blockvault serve: skipped snapshot \(skipped)") }
-        let skipped = session.snapshotsSkipped.isEmpty ? "" : ", \(session.snapshotsSkipped.count) skipped"
-        printError("blockvault serve: received \(session.versionsRecorded) versions, \(session.blocksReceived) blocks (\(Format.bytes(session.bytesReceived))), \(session.snapshotsAdded) new snapshots\(skipped)")
+        return (driver.session, process.stream)
     }
 }
