@@ -62,6 +62,8 @@ struct Pair {
 final class HostileSource: ReplicationSource {
     let inner: VaultSource
     let tamper: (inout Message.StoredBlock) -> Void
+    /// When set, every block read fails, as a damaged pack would.
+    var failReads = false
     init(_ inner: VaultSource, tamper: @escaping (inout Message.StoredBlock) -> Void) {
         self.inner = inner
         self.tamper = tamper
@@ -73,6 +75,7 @@ final class HostileSource: ReplicationSource {
     }
     func snapshots() throws -> [Snapshot] { try inner.snapshots() }
     func storedBlock(_ id: BlockID) throws -> Message.StoredBlock {
+        if failReads { throw StoreError.corrupt("cannot read block \(id)") }
         var block = try inner.storedBlock(id)
         tamper(&block)
         return block

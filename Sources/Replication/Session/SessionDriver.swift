@@ -51,10 +51,22 @@ public final class SessionDriver<Session: ReplicationSession> {
 
     /// Runs the session over `connection` until it finishes; throws why it failed.
     public func run(over connection: Connection) throws {
-        try process(session.start()) { try connection.send($0) }
+        let send = { (message: Message) throws in try Self.send(message, over: connection) }
+        try process(session.start(), send: send)
         while !session.isFinished {
             let message = try connection.receive()
-            try process(session.handle(Session.received(message))) { try connection.send($0) }
+            try process(session.handle(Session.received(message)), send: send)
+        }
+    }
+
+    /// Sends a message. A peer that refused something closes right after saying why, so a write
+    /// can fail on its closed stream: its reason, still waiting to be read, is the error then.
+    private static func send(_ message: Message, over connection: Connection) throws {
+        do { try connection.send(message) } catch {
+            while let next = try? connection.receive() {
+                if case .close(let reason) = next, !reason.isEmpty { throw ReplicationError.peerFailed(reason) }
+            }
+            throw error
         }
     }
 
