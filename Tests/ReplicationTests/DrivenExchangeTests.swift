@@ -111,7 +111,7 @@ import TestSupport
     }
 }
 
-/// The receiver's result, handed from its thread to the test's.
+/// The receiver's result, handed from its thread to the test's; guarded by its lock.
 final class ResultBox: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: Result<ReceiverSession, any Error>?

@@ -186,6 +186,16 @@ import Testing
                 == .fail(.protocolViolation("an answer from the vault that nothing asked for while finished")))
     }
 
+    /// The driver answers each action once: an answer to a store nobody asked for is refused.
+    @Test func anAnswerNothingAskedForIsRefused() {
+        var session = Self.awaitingIndex(announced: 1)
+        _ = session.handle(.received(.indexBatch(Self.batch([1]))))
+        let a = Self.block(1)
+        _ = session.handle(.missingBlocks([a.id]))
+        #expect(session.handle(.stored(a.id, bytes: 3)) == Self.refusal("an answer from the vault that nothing asked for while awaitingBlocks"))
+        #expect(session.blocksReceived == 0)
+    }
+
     @Test func aMessageOutOfTurnIsRefused() {
         var session = ReceiverSession(hello: Self.own)
         _ = session.handle(.received(.hello(Self.master)))

@@ -144,12 +144,13 @@ public struct ReceiverSession: Sendable {
             outstanding = expected
             unanswered += blocks.count
             return blocks.map(Action.store) + stepIfComplete()
-        case (.awaitingBlocks, .stored(_, let bytes)), (.awaitingDictionaries, .stored(_, let bytes)):
+        case (.awaitingBlocks, .stored(_, let bytes)) where unanswered > 0, (.awaitingDictionaries, .stored(_, let bytes)) where unanswered > 0:
             unanswered -= 1
             blocksReceived += 1
             bytesReceived += Int64(bytes)
             return stepIfComplete()
-        case (.awaitingBlocks, .lacksDictionary(let id, let block)), (.awaitingDictionaries, .lacksDictionary(let id, let block)):
+        case (.awaitingBlocks, .lacksDictionary(let id, let block)) where unanswered > 0,
+             (.awaitingDictionaries, .lacksDictionary(let id, let block)) where unanswered > 0:
             unanswered -= 1
             guard !storedDictionaries.contains(id) else {
                 return fail(.protocolViolation("block \(block.id) still lacks zstd dictionary \(id) after it was stored"))
@@ -174,7 +175,7 @@ public struct ReceiverSession: Sendable {
             }
             asked = []
             return actions
-        case (.awaitingDictionaries, .dictionaryStored(let id)):
+        case (.awaitingDictionaries, .dictionaryStored(let id)) where unanswered > 0:
             unanswered -= 1
             dictionariesReceived += 1
             storedDictionaries.insert(id)
