@@ -12,9 +12,9 @@ import TestSupport
 
     func push(_ pair: Pair) -> Error? {
         do {
-            var sender = SenderSession(source: VaultSource(vault: pair.master))
-            var receiver = ReceiverSession(sink: try VaultSink(vault: try Vault(path: pair.directory.path(for: "replica"))))
-            return pump(&sender, &receiver)
+            let sender = SenderDriver(source: VaultSource(vault: pair.master))
+            let receiver = ReceiverDriver(sink: try VaultSink(vault: try Vault(path: pair.directory.path(for: "replica"))))
+            return pump(sender, receiver)
         } catch {
             return error
         }
@@ -190,9 +190,9 @@ import TestSupport
 
     func push(from master: Vault, to replica: String) -> Error? {
         do {
-            var sender = SenderSession(source: VaultSource(vault: master))
-            var receiver = ReceiverSession(sink: try VaultSink(vault: try Vault(path: replica)))
-            return pump(&sender, &receiver)
+            let sender = SenderDriver(source: VaultSource(vault: master))
+            let receiver = ReceiverDriver(sink: try VaultSink(vault: try Vault(path: replica)))
+            return pump(sender, receiver)
         } catch {
             return error
         }
