@@ -4,7 +4,7 @@ import Store
 /// The records an index batch carries: versions with their block lists, and snapshots. The
 /// protocol owns this codec so that a change of the storage format (`MetadataRecord`) never changes
 /// what peers exchange; its bytes are protocol 3's (pinned by `WireGoldenTests`), which began as a
-/// copy of the metadata pack records of format 1, extras and snapshot root included.
+/// copy of the metadata pack records as 0.6.0 wrote them (extras and snapshot root, no origins).
 ///
 /// - versions: kind 1; folder count and paths; version count and, per version: folder index,
 ///   sequence, path, type, size, mode, uid, gid, mtime, ctime, inode, device, nlink, deleted,
