@@ -54,7 +54,7 @@ import TestSupport
         let replica = try Vault(path: replicaPath)
         #expect(try replica.catalog.snapshots().map(\.snapshot) == pair.master.catalog.snapshots().map(\.snapshot))
         let (folder, snapshot) = try #require(try replica.catalog.snapshots().last)
-        _ = try Restorer(vault: replica).restore(snapshot: snapshot, folder: folder, target: pair.directory.path(for: "out"))
+        _ = try Restorer(vault: replica).run(snapshot: snapshot, folder: folder, target: pair.directory.path(for: "out"))
         #expect(try FileSystem.readFile(pair.directory.path(for: "out/big")) == FileSystem.readFile(pair.directory.path(for: "src/big")))
 
         try pair.directory.write(Array("three".utf8), to: "src/note")
