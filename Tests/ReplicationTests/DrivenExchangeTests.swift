@@ -80,7 +80,7 @@ import TestSupport
         guard case .failure(ReplicationError.peerFailed(let reason)) = outcome.sender else { Issue.record("\(outcome.sender)"); return }
         #expect(reason == "\(refused)")
         #expect(try pair.replica.catalog.database.scalar("SELECT count(*) FROM versions") == 0)
-        #expect(try pair.replica.storage.list().isEmpty)
+        #expect(try pair.replica.storage.packNames().isEmpty)
     }
 
     /// A replica follows one master: another vault's push fails on both sides with the replica's reason.
