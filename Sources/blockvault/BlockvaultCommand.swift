@@ -6,7 +6,7 @@ import Store
 
 @main
 struct BlockvaultCommand: ParsableCommand {
-    static let version = "0.6.0"
+    static let version = "0.7.0"
 
     static let configuration = CommandConfiguration(
         commandName: "blockvault",
