@@ -255,6 +255,10 @@ run_step() {
     local timefile=$dir/$step.time status=0
     echo "\$ ${command[*]}   (step $step, cwd $cwd)" >>"$log"
     sync
+    # The executable read whole first: a binary only partly in the page cache maps fewer of its
+    # pages (the kernel maps cached neighbours of each faulted page), so a freshly linked build
+    # showed a larger peak RSS than an older copy of the same code.
+    cat "$(command -v "${command[0]}" 2>/dev/null || echo "${command[0]}")" >/dev/null 2>&1 || true
     if [ "$timed" = 1 ]; then
         (cd "$cwd" && env "${environment[@]}" /usr/bin/time -f '%e %M %U %S' -o "$timefile" \
             timeout -k 30 "$STEP_TIMEOUT" "${command[@]}") </dev/null >>"$log" 2>&1 || status=$?

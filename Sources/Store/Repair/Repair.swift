@@ -120,13 +120,13 @@ public struct Repair {
         report.broken += try Repair.describeBroken(gone, vault: vault)
 
         if options.apply {
-            try vault.catalog.transaction {
-                // Salvaged blocks point at their new copies first; what still points at a lost pack goes.
-                for pack in salvage.written { try vault.catalog.insertPack(pack, replacingLocations: true) }
-                try vault.catalog.dropLostPacks(lost)
-                for (id, _) in unloadable { try vault.catalog.forgetDictionary(id: id) }
-                try vault.catalog.dropBlocks(corrupt)
-                try vault.catalog.rememberMissing(absent)
+            // Salvaged blocks point at their new copies first (the writer records its packs with
+            // `replacingLocations`); then what still points at a lost pack goes.
+            try (salvage.writer ?? VaultWriter(vault: vault)).commit(replacingLocations: true) { catalog in
+                try catalog.dropLostPacks(lost)
+                for (id, _) in unloadable { try catalog.forgetDictionary(id: id) }
+                try catalog.dropBlocks(corrupt)
+                try catalog.rememberMissing(absent)
             }
             if !unrecorded.isEmpty { try vault.recoverInterruptedWrites() }
         }
@@ -134,10 +134,11 @@ public struct Repair {
         return report
     }
 
-    /// What `salvageBlocks` saved: the blocks that verified, and (applied) the packs they were copied into.
+    /// What `salvageBlocks` saved: the blocks that verified, and (applied) the writer holding the
+    /// sealed packs they were copied into, which the repair's commit records.
     struct Salvage {
         var saved = Set<BlockID>()
-        var written: [SealedPack] = []
+        var writer: VaultWriter?
     }
 
     /// Reads every block the catalog places in `packs` (whose footers are damaged) and, when
@@ -148,7 +149,7 @@ public struct Repair {
                               report: inout RepairReport) throws -> Salvage {
         var salvage = Salvage()
         guard !packs.isEmpty else { return salvage }
-        // The copies are recorded by the repair's own transaction, with `replacingLocations`.
+        // The copies are recorded by the repair's commit, with `replacingLocations`.
         let writer = VaultWriter(vault: vault)
         do {
             for pack in packs {
@@ -177,7 +178,8 @@ public struct Repair {
                 report.actions.append("pack \(pack.name): \(apply ? "salvaged" : "would salvage") \(saved.count) of \(entries.count) blocks"
                                       + (failed.isEmpty ? "" : "; \(failed.count) are gone"))
             }
-            salvage.written = try writer.seal()
+            _ = try writer.seal()
+            if apply { salvage.writer = writer }
         } catch {
             writer.abandon()
             throw error
