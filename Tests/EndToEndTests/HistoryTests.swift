@@ -101,6 +101,27 @@ extension EndToEndTests {
             #expect(deleted.status != 0, "\(deleted)")
         }
 
+        @Test("restore --include and ls take a path in every form versions takes: relative, ./-prefixed, absolute under the backed-up directory")
+        func pathsInEveryForm() throws {
+            let history = try History()
+            defer { history.scratch.remove() }
+            let (first, firstCopy) = history.taken[0]
+            let expected = try Files.read(firstCopy + "/a/one.txt")
+            for (index, form) in ["a/one.txt", "./a/one.txt", history.source + "/a/one.txt", history.source + "/a/"].enumerated() {
+                let target = history.scratch.child("form-\(index)")
+                try history.vault.restore(first, to: target, ["--include", form])
+                #expect(try Files.read(target + "/a/one.txt") == expected, "\(form)")
+                #expect(!Files.exists(target + "/top.txt"), "\(form) restored more than it names")
+                let listed = String(decoding: try history.vault.expectSuccess(try history.vault.run("ls", [first, form])).stdout, as: UTF8.self)
+                #expect(listed.contains("a/one.txt"), "ls \(form): \(listed)")
+                #expect(!listed.contains("top.txt"), "ls \(form): \(listed)")
+            }
+            // The backed-up directory itself is the whole snapshot.
+            let whole = history.scratch.child("form-whole")
+            try history.vault.restore(first, to: whole, ["--include", history.source])
+            #expect(Files.exists(whole + "/top.txt") && Files.exists(whole + "/a/sub/two.txt"))
+        }
+
         @Test("restore --at picks the newest snapshot taken at or before the time")
         func restoreAtPicksTheRightSnapshot() throws {
             let history = try History()

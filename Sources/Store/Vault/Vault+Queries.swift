@@ -39,6 +39,26 @@ extension Vault {
         return result
     }
 
+    /// A path argument as `folder`'s entries are stored: an absolute path under the folder's
+    /// backed-up directory loses that directory; otherwise leading `./` and `/` are dropped (a path
+    /// relative to the directory, `./`-prefixed or written from its root). A trailing `/` is dropped.
+    public func entryPath(_ argument: [UInt8], in folder: Int64) throws -> [UInt8] {
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        var path = argument[...]
+        while path.count > 1, path.last == slash { path = path.dropLast() }
+        if path.first == slash, let directory = try catalog.folders().first(where: { $0.id == folder })?.path {
+            if path.elementsEqual(directory) { return [] }
+            if path.starts(with: directory + [slash]) { return Array(path.dropFirst(directory.count + 1)) }
+        }
+        while true {
+            if path.starts(with: [dot, slash]) { path = path.dropFirst(2) }
+            else if path.first == slash { path = path.dropFirst() }
+            else { break }
+        }
+        if path.elementsEqual([dot]) { return [] }
+        return Array(path)
+    }
+
     /// One recorded version of a path with the first snapshot that contains it.
     public struct HistoryEntry: Sendable {
         public var folderPath: [UInt8]

@@ -9,13 +9,13 @@ struct ListCommand: ParsableCommand {
     @Argument(help: "A snapshot id, unique prefix, or 'latest'.")
     var snapshot: String
 
-    @Argument(help: "Only entries at or under this path (relative to the backed-up directory).")
+    @Argument(help: "Only entries at or under this path (relative to the backed-up directory, or absolute under it).")
     var path: String?
 
     func run() throws {
         let opened = try vault.openVault(readOnly: true)
         let (folder, found) = try opened.snapshot(snapshot)
-        let entries = try opened.entries(of: found, folder: folder, under: Format.relativePath(path ?? ""))
+        let entries = try opened.entries(of: found, folder: folder, under: try opened.entryPath(Array((path ?? "").utf8), in: folder))
         if vault.json {
             print(JSON.array(entries.map { entry in
                 JSON.object([("path", .string(entry.displayPath)), ("type", .string(entry.type.name)),

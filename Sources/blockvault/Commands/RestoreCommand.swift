@@ -13,7 +13,7 @@ struct RestoreCommand: ParsableCommand {
     @Argument(help: "A snapshot id, unique prefix, or 'latest'.")
     var snapshot: String
 
-    @Option(name: .customLong("include"), help: "Restore only this path and what is under it (repeatable).")
+    @Option(name: .customLong("include"), help: "Restore only this path and what is under it, relative to the backed-up directory or absolute under it (repeatable).")
     var includes: [String] = []
 
     @Option(help: "Restore the newest snapshot taken at or before this time (RFC 3339, 'YYYY-MM-DD HH:MM', or @UNIXSECONDS).")
@@ -29,7 +29,9 @@ struct RestoreCommand: ParsableCommand {
         let opened = try vault.openVault(readOnly: true)
         let (folder, found) = try opened.snapshot(snapshot, at: try at.map(Format.parseTime))
         var options = RestoreOptions()
-        options.includes = includes.map(Format.relativePath)
+        let paths = try includes.map { try opened.entryPath(Array($0.utf8), in: folder) }
+        // The backed-up directory itself (or `.`) names the whole snapshot.
+        options.includes = paths.contains([]) ? [] : paths
         options.overwrite = overwrite
         options.workers = workers
         let summary = try Restorer(vault: opened, options: options).run(snapshot: found, folder: folder, target: target)
