@@ -6,8 +6,10 @@ public typealias SenderDriver = SessionDriver<SenderSession>
 
 extension SessionDriver where Session == SenderSession {
     /// A sender of `source`'s history; each read the session asks for is one call to the source.
-    public convenience init(source: any ReplicationSource) {
+    /// The session's counters are copied to `progress` after every event.
+    public convenience init(source: any ReplicationSource, progress: SenderProgress? = nil) {
         self.init(SenderSession(hello: source.hello)) { action in try Self.perform(action, on: source) }
+        if let progress { observer = { progress.update(from: $0) } }
     }
 
     private static func perform(_ action: SenderSession.Action, on source: any ReplicationSource) throws -> SessionStep<SenderSession.Event> {

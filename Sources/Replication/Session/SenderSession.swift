@@ -52,6 +52,16 @@ public struct SenderSession: Sendable {
 
     public private(set) var state = State.awaitingHello
     public private(set) var blocksSent = 0
+    /// What a progress display shows: the blocks the receiver asked for so far (it asks batch by
+    /// batch, so this grows), the stored bytes of those read for it, the sequence the receiver held
+    /// when it first asked for versions, and the last sequence sent (of `highestSequence`).
+    public private(set) var blocksRequested = 0
+    public private(set) var blockBytesSent: Int64 = 0
+    public private(set) var startSequence: Int64?
+    public private(set) var sentSequence: Int64 = 0
+    public private(set) var versionsSent = 0
+    /// The highest sequence this push sends up to (0 until it has been read).
+    public var highestSequence: Int64 { highest }
     /// This side's hello.
     public let hello: Message.Hello
     /// The protocol version the receiver announced: from 3 on, it asks for dictionaries by the IDs it wants.
@@ -86,6 +96,7 @@ public struct SenderSession: Sendable {
             state = .serving
             return peerVersion >= Message.announceVersion ? [.send(.announce(highestSequence: highest))] : []
         case (.serving, .received(.indexRequest(let after, let limit))):
+            if startSequence == nil { startSequence = min(after, highest) }
             state = .readingVersions
             return [.readVersions(after: after, limit: limit)]
         case (.readingVersions, .versions(var read)):
@@ -96,6 +107,9 @@ public struct SenderSession: Sendable {
                 read.done = true
             }
             read.snapshots = []
+            versionsSent += read.versions.count
+            if let last = read.versions.last { sentSequence = last.version.sequence }
+            if read.done { sentSequence = highest }
             guard read.done else {
                 state = .serving
                 return [.send(.indexBatch(read))]
@@ -111,6 +125,7 @@ public struct SenderSession: Sendable {
             return [.send(.indexBatch(last))]
         case (.serving, .received(.blockRequest(let ids))):
             guard let first = ids.first else { return [] }
+            blocksRequested += ids.count
             toRead = ids.dropFirst()[...]
             state = .readingBlocks
             return [.readBlock(first)]
@@ -124,6 +139,7 @@ public struct SenderSession: Sendable {
             pending.append(block)
             pendingSize += block.bytes.count
             blocksSent += 1
+            blockBytesSent += Int64(block.bytes.count)
             if let next = toRead.popFirst() {
                 actions.append(.readBlock(next))
             } else {

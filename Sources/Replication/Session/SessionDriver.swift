@@ -38,6 +38,9 @@ public enum SessionStep<Event> {
 public final class SessionDriver<Session: ReplicationSession> {
     public private(set) var session: Session
     private let perform: (Session.Action) throws -> SessionStep<Session.Event>
+    /// Called on the driver's thread with the session after every event it takes (a message, or
+    /// the answer to a read), e.g. to publish its counters to a progress display. Set before `run`.
+    public var observer: ((Session) -> Void)?
 
     public init(_ session: Session, perform: @escaping (Session.Action) throws -> SessionStep<Session.Event>) {
         self.session = session
@@ -55,7 +58,9 @@ public final class SessionDriver<Session: ReplicationSession> {
         try process(session.start(), send: send)
         while !session.isFinished {
             let message = try connection.receive()
-            try process(session.handle(Session.received(message)), send: send)
+            let actions = session.handle(Session.received(message))
+            observer?(session)
+            try process(actions, send: send)
         }
     }
 
@@ -81,7 +86,9 @@ public final class SessionDriver<Session: ReplicationSession> {
     /// every action it leads to. Throws the failure instead (its close, if any, is not returned).
     public func handle(_ message: Message) throws -> [Message] {
         var messages: [Message] = []
-        try process(session.handle(Session.received(message))) { messages.append($0) }
+        let actions = session.handle(Session.received(message))
+        observer?(session)
+        try process(actions) { messages.append($0) }
         return messages
     }
 
@@ -95,7 +102,9 @@ public final class SessionDriver<Session: ReplicationSession> {
             }
             switch step {
             case .send(let message): try send(message)
-            case .answer(let event): queue += session.handle(event)
+            case .answer(let event):
+                queue += session.handle(event)
+                observer?(session)
             case .finish: break
             case .fail(let error): throw error
             }

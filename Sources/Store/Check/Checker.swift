@@ -14,10 +14,14 @@ import Glibc
 public struct Checker {
     let vault: Vault
     let options: CheckOptions
+    /// While `run` runs: phase "checking packs" (packs whose footers were checked, of all recorded),
+    /// or with `readData` "reading packs" (packs read and verified, and their bytes, of those selected).
+    public let progress: OperationProgress
 
-    public init(vault: Vault, options: CheckOptions = CheckOptions()) {
+    public init(vault: Vault, options: CheckOptions = CheckOptions(), progress: OperationProgress = OperationProgress()) {
         self.vault = vault
         self.options = options
+        self.progress = progress
     }
 
     /// Runs every check once and reports what it found: damage is named in the report, not thrown.
@@ -48,16 +52,23 @@ public struct Checker {
         var readNames = options.readData ? recorded.map(\.name).filter { onDisk.contains($0) } : []
         if let subset = options.subset { readNames = subset.select(readNames) }
         let toRead = Set(readNames)
+        if options.readData {
+            let sizes = Dictionary(recorded.map { ($0.name, Int64($0.size)) }, uniquingKeysWith: { first, _ in first })
+            progress.enter("reading packs", items: Int64(readNames.count), bytes: readNames.reduce(0) { $0 + (sizes[$1] ?? 0) })
+        } else {
+            progress.enter("checking packs", items: Int64(recorded.count))
+        }
         // With --read-data, packs are read and verified (step 5) while this pass goes on, each handed
         // over with the blocks the catalog places in it: only a few packs' block sets are in memory at
         // a time, however many blocks the vault holds (they used to be collected for every pack first).
-        let reading = options.readData ? PackReading(vault: vault, workers: options.workers) : nil
+        let reading = options.readData ? PackReading(vault: vault, workers: options.workers, progress: progress) : nil
         defer { reading?.cancel() }
         var visited = Set<Int64>()
         var goneWithFooter: [(id: BlockID, pack: String)] = []   // marked once the pass over the blocks is over
         func checkPack(_ pack: (id: Int64, name: String, kind: Int, size: Int), _ entries: [BlockID: PackEntry]) {
             report.packsChecked += 1
             visited.insert(pack.id)
+            if reading == nil { progress.add(items: 1) }
             // Only the copy the catalog points at counts; an older copy left in another pack is garbage.
             if toRead.contains(pack.name) { reading?.read(pack.name, referenced: Set(entries.keys)) }
             let isMetadata = pack.kind == Int(PackFormat.Kind.metadata.rawValue)
@@ -192,7 +203,8 @@ private final class PackReading: Sendable {
     private let result = Mutex(Result())
     private let group = DispatchGroup()
 
-    init(vault: Vault, workers: Int) {
+    /// Each pack verified counts in `progress`, with its bytes when it could be read.
+    init(vault: Vault, workers: Int, progress: OperationProgress) {
         let count = workers > 0 ? workers : max(1, ProcessInfo.processInfo.activeProcessorCount)
         jobs = BoundedQueue(capacity: 2 * count)
         let storage = vault.storage
@@ -204,6 +216,7 @@ private final class PackReading: Sendable {
                 let verifier = PackVerifier(storage: storage, dictionaries: dictionaries)
                 while let job = jobs.pop() {
                     let outcome = verifier.verify(job.name, referenced: job.referenced)
+                    progress.add(items: 1, bytes: outcome.bytes)
                     result.withLock { total in
                         total.blocks += outcome.blocks
                         total.bytes += outcome.bytes

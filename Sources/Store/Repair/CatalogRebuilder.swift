@@ -16,6 +16,8 @@ import Glibc
 struct CatalogRebuilder {
     let configuration: VaultConfiguration
     let storage: any BlobStorage
+    /// Phase "rebuilding catalog": the packs whose footers were read, of all.
+    var progress = OperationProgress()
     /// The master a receive-only vault followed, as its old catalog recorded it; nil when unknown.
     var masterDevice: String? = nil
 
@@ -45,7 +47,10 @@ struct CatalogRebuilder {
         try catalog.registerDevice(deviceID: configuration.deviceID, shortID: configuration.shortDeviceID)
         var metadataPacks: [SealedPack] = []
         try catalog.transaction {
-            for name in try storage.packNames().sorted() {
+            let names = try storage.packNames().sorted()
+            progress.enter("rebuilding catalog", items: Int64(names.count))
+            for name in names {
+                defer { progress.add(items: 1) }
                 do {
                     let pack = try storage.sealedPack(named: name)
                     try catalog.insertPack(pack)

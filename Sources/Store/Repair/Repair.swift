@@ -35,10 +35,15 @@ public struct Repair {
     /// The vault's directory: repair opens the vault itself, after rebuilding its catalog if need be.
     let vaultPath: String
     let options: RepairOptions
+    /// While `run` runs: phases "rebuilding catalog" (packs whose footers were read, of all),
+    /// "checking packs" (of those recorded), "salvaging", with `readData` "reading packs" (packs
+    /// read and verified, and their bytes), and "finishing".
+    public let progress: OperationProgress
 
-    public init(vaultPath: String, options: RepairOptions = RepairOptions()) {
+    public init(vaultPath: String, options: RepairOptions = RepairOptions(), progress: OperationProgress = OperationProgress()) {
         self.vaultPath = vaultPath
         self.options = options
+        self.progress = progress
     }
 
     /// Repairs the vault (or, without `apply`, reports what it would do). Throws when the vault
@@ -53,7 +58,8 @@ public struct Repair {
 
         if let damage = try Repair.diagnose(catalogPath, vaultID: configuration.vaultID) ?? Repair.staleness(vaultPath, vaultID: configuration.vaultID) {
             report.rebuilt = true
-            try Repair.rebuild(vaultPath: vaultPath, configuration: configuration, reason: damage, apply: options.apply, report: &report)
+            try Repair.rebuild(vaultPath: vaultPath, configuration: configuration, reason: damage, apply: options.apply,
+                               progress: progress, report: &report)
             if !options.apply { return report }
         }
 
@@ -62,7 +68,9 @@ public struct Repair {
         let onDisk = Set(try vault.storage.packNames())
         var lost: [String] = []
         var damagedPacks: [(id: Int64, name: String, kind: Int, size: Int)] = []
+        progress.enter("checking packs", items: Int64(recordedPacks.count))
         for pack in recordedPacks {
+            defer { progress.add(items: 1) }
             if !onDisk.contains(pack.name) {
                 lost.append(pack.name)
                 report.actions.append("pack \(pack.name) is missing: drop the references to its blocks")
@@ -83,6 +91,7 @@ public struct Repair {
 
         // A pack whose footer cannot be read may still hold good blocks: the catalog knows where
         // each one is. Those that read back and verify are copied into new packs; only the rest go.
+        if !damagedPacks.isEmpty { progress.enter("salvaging", items: nil) }
         let salvage = try Repair.salvageBlocks(of: damagedPacks, vault: vault, apply: options.apply, report: &report)
         lost += damagedPacks.map(\.name)
 
@@ -95,8 +104,11 @@ public struct Repair {
         var corrupt: [(id: BlockID, pack: Int64)] = []
         if options.readData {
             let verifier = PackVerifier(storage: vault.storage, dictionaries: vault.dictionaries)
-            for pack in recordedPacks where onDisk.contains(pack.name) && !lost.contains(pack.name) {
+            let toRead = recordedPacks.filter { onDisk.contains($0.name) && !lost.contains($0.name) }
+            progress.enter("reading packs", items: Int64(toRead.count), bytes: Int64(toRead.reduce(0) { $0 + $1.size }))
+            for pack in toRead {
                 let outcome = verifier.verify(pack.name, referenced: Set(try vault.catalog.entries(ofPack: pack.id).keys))
+                progress.add(items: 1, bytes: outcome.bytes)
                 for (id, why) in outcome.damaged.sorted(by: { $0.key < $1.key }) {
                     corrupt.append((id, pack.id))
                     report.actions.append("block \(id.hex.prefix(16)) (\(why)): drop the reference to it")
@@ -106,6 +118,7 @@ public struct Repair {
 
         // Which versions lose data: the blocks of lost packs, corrupt blocks, and blocks recorded
         // versions need that no pack has (after a rebuild, those of packs lost earlier).
+        progress.enter("finishing")
         var gone = Set(corrupt.map(\.id))
         for pack in recordedPacks where lost.contains(pack.name) {
             gone.formUnion(try vault.catalog.entries(ofPack: pack.id).keys)
@@ -220,12 +233,12 @@ public struct Repair {
     }
 
     private static func rebuild(vaultPath: String, configuration: VaultConfiguration, reason: String, apply: Bool,
-                                report: inout RepairReport) throws {
+                                progress: OperationProgress, report: inout RepairReport) throws {
         let catalogPath = Vault.catalogPath(vaultPath)
         let building = catalogPath + ".rebuild"
         for suffix in ["", "-wal", "-shm", "-journal"] { unlink(building + suffix) }
         let storage = LocalBlobStorage(root: vaultPath)
-        var rebuilder = CatalogRebuilder(configuration: configuration, storage: storage)
+        var rebuilder = CatalogRebuilder(configuration: configuration, storage: storage, progress: progress)
         rebuilder.masterDevice = CatalogRebuilder.masterDevice(ofCatalogAt: catalogPath, vaultID: configuration.vaultID)
         let result = try rebuilder.build(at: building)
         let summary = "\(result.snapshots) snapshots and \(result.versions) file versions"

@@ -19,8 +19,10 @@ final class RestorePipeline {
     private var builder = RestoreJobBuilder()
     private let warnings: RestoreWarnings
 
-    /// What the files could not be given as recorded goes to `warnings`.
-    init(storage: any BlobStorage, dictionaries: DictionarySet, decoders: Int, warnings: RestoreWarnings) {
+    /// What the files could not be given as recorded goes to `warnings`; each file written (once
+    /// its last piece is) and the bytes of each job count in `progress`.
+    init(storage: any BlobStorage, dictionaries: DictionarySet, decoders: Int, warnings: RestoreWarnings,
+         progress: OperationProgress = OperationProgress()) {
         self.warnings = warnings
         jobs = BoundedQueue(capacity: 2 * decoders)
         decoded = BoundedQueue(capacity: decoders + 1)
@@ -53,7 +55,10 @@ final class RestorePipeline {
                 if failure.hasFailed {
                     job.cancel()
                 } else {
-                    do { try RestoreWriter.write(job, from: UnsafeRawBufferPointer(buffer.bytes)) } catch { failure.record(error, sequence: job.sequence) }
+                    do {
+                        let files = try RestoreWriter.write(job, from: UnsafeRawBufferPointer(buffer.bytes))
+                        progress.add(items: Int64(files), bytes: Int64(job.rawBytes))
+                    } catch { failure.record(error, sequence: job.sequence) }
                 }
                 buffers.push(buffer)
             }

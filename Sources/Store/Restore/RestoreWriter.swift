@@ -28,9 +28,12 @@ enum RestoreWriter {
 
     /// Writes the job's pieces out of `plain` (its blocks one after another, as a `RestoreDecoder`
     /// leaves them). Every piece is finished (written or failed) when it returns; the error names
-    /// the file that failed.
-    static func write(_ job: RestoreJob, from plain: UnsafeRawBufferPointer) throws(StoreError) {
+    /// the file that failed. Returns how many of the pieces end their file (each file counts once,
+    /// whichever of its pieces is written last).
+    @discardableResult
+    static func write(_ job: RestoreJob, from plain: UnsafeRawBufferPointer) throws(StoreError) -> Int {
         var start = 0
+        var ends = 0
         for (index, piece) in job.pieces.enumerated() {
             let count = job.blocks[piece.blocks].reduce(0) { $0 + $1.entry.rawLength }
             let bytes = UnsafeRawBufferPointer(rebasing: plain[start..<start + count])
@@ -50,7 +53,9 @@ enum RestoreWriter {
                 RestoreJob(pieces: Array(job.pieces[(index + 1)...])).cancel()
                 throw error
             }
+            if piece.fileOffset + Int64(count) == piece.file.entry.size { ends += 1 }
         }
+        return ends
     }
 
     /// Writes `bytes` at `offset`, leaving out whole aligned pages of zeros (they stay holes; the

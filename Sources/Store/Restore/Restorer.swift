@@ -12,6 +12,9 @@ public struct RestoreOptions: Sendable {
     public var overwrite = false
     /// Threads that read and verify blocks (one more writes the files); 0: one per core.
     public var workers = 0
+    /// Count the files and bytes to restore before restoring, so that `Restorer.progress` has
+    /// totals (one more pass over the snapshot's entries in the catalog).
+    public var countFirst = false
 
     public init() {}
 }
@@ -39,10 +42,14 @@ public struct RestoreSummary: Sendable {
 public final class Restorer {
     private let vault: Vault
     private let options: RestoreOptions
+    /// Files written (hard links included) and their bytes, while `run` runs: phases "counting"
+    /// (with `countFirst`), "restoring" (with totals after counting), "finishing" (directories' metadata).
+    public let progress: OperationProgress
 
-    public init(vault: Vault, options: RestoreOptions = RestoreOptions()) {
+    public init(vault: Vault, options: RestoreOptions = RestoreOptions(), progress: OperationProgress = OperationProgress()) {
         self.vault = vault
         self.options = options
+        self.progress = progress
     }
 
     /// Relative paths of directories in the target known to be real directories (not symlinks)
@@ -95,12 +102,19 @@ public final class Restorer {
         // Directories get their recorded mode and times even when the restore stops half-way.
         var directoriesDone = false
         defer { if !directoriesDone { finishDirectories() } }
+        if options.countFirst {
+            progress.enter("counting")
+            let (files, bytes) = try count(snapshot: snapshot, folder: folder)
+            progress.enter("restoring", items: files, bytes: bytes)
+        } else {
+            progress.enter("restoring", items: nil)
+        }
         let workers = options.workers > 0 ? options.workers : max(1, ProcessInfo.processInfo.activeProcessorCount)
         var matched = Set<[UInt8]>()
         // Entries named like temporary files are restored after all others, when no temporary file
         // of another entry can be in their way (or they in its).
         var late: [FileVersion] = []
-        try run(RestorePipeline(storage: vault.storage, dictionaries: vault.dictionaries, decoders: workers, warnings: warnings)) { pipeline in
+        try run(RestorePipeline(storage: vault.storage, dictionaries: vault.dictionaries, decoders: workers, warnings: warnings, progress: progress)) { pipeline in
             try vault.catalog.forEachEntry(folder: folder, asOf: snapshot.sequence) { entry in
                 guard let include = selected(entry.path, options.includes) else { return }
                 matched.insert(include)
@@ -112,7 +126,7 @@ public final class Restorer {
             }
         }
         if !late.isEmpty {
-            try run(RestorePipeline(storage: vault.storage, dictionaries: vault.dictionaries, decoders: 1, warnings: warnings)) { pipeline in
+            try run(RestorePipeline(storage: vault.storage, dictionaries: vault.dictionaries, decoders: 1, warnings: warnings, progress: progress)) { pipeline in
                 for entry in late { try restore(entry, through: pipeline) }
             }
         }
@@ -120,7 +134,9 @@ public final class Restorer {
             try replace(link.path) { temporary in
                 FileSystem.withCString(link.first) { from in FileSystem.withCString(temporary) { Glibc.link(from, $0) == 0 ? 0 : errno } }
             }
+            progress.add(items: 1)
         }
+        progress.enter("finishing")
         for include in options.includes where !matched.contains(include) {
             throw StoreError.invalidArgument("\(FileSystem.display(include)) is not in snapshot \(snapshot.id)")
         }
@@ -129,6 +145,21 @@ public final class Restorer {
         summary.warnings = warnings.all
         summary.seconds = FileSystem.monotonicSeconds() - started
         return summary
+    }
+
+    /// The files `run` restores (hard links included) and the bytes it writes (each hard-linked
+    /// file's once), as `run` selects them.
+    private func count(snapshot: Snapshot, folder: Int64) throws -> (files: Int64, bytes: Int64) {
+        var files: Int64 = 0
+        var bytes: Int64 = 0
+        var linked = Set<HardLinkKey>()
+        try vault.catalog.forEachEntry(folder: folder, asOf: snapshot.sequence) { entry in
+            guard entry.type == .file, selected(entry.path, options.includes) != nil else { return }
+            files += 1
+            if entry.linkCount > 1, !linked.insert(HardLinkKey(device: entry.device, inode: entry.inode)).inserted { return }
+            bytes += entry.size
+        }
+        return (files, bytes)
     }
 
     /// Gives the directories their recorded metadata, deepest first.

@@ -42,10 +42,14 @@ public struct PruneReport: Sendable {
 public struct Prune {
     public let vault: Vault
     public let options: PruneOptions
+    /// While `run` runs: phases "marking", "repacking" (packs copied, and their bytes, of those to
+    /// repack) and "deleting".
+    public let progress: OperationProgress
 
-    public init(vault: Vault, options: PruneOptions = PruneOptions()) {
+    public init(vault: Vault, options: PruneOptions = PruneOptions(), progress: OperationProgress = OperationProgress()) {
         self.vault = vault
         self.options = options
+        self.progress = progress
     }
 
     /// One data pack's use, and what to copy out of it when it is repacked.
@@ -75,6 +79,7 @@ public struct Prune {
         }
         let catalog = vault.catalog
         var report = PruneReport()
+        progress.enter("marking", items: nil)
         // Garbage an interrupted writer left (temporary files, unrecorded packs, pending deletions)
         // is cleaned up or adopted first, so this prune reclaims it too.
         if !options.dryRun { try vault.recoverInterruptedWrites() }
@@ -84,6 +89,7 @@ public struct Prune {
             report.seconds = FileSystem.monotonicSeconds() - started
             return report
         }
+        progress.enter("deleting")
         let readers = try vault.lockOutReaders(waitSeconds: 600)
         try vault.finishPendingDeletions()
         withExtendedLifetime(readers) {}
@@ -137,6 +143,7 @@ public struct Prune {
         // a deletion (a transient one would otherwise cost a live block). Dropping damaged blocks is
         // `repair --read-data`'s decision, not prune's.
         let writer = VaultWriter(vault: vault)
+        progress.enter("repacking", items: Int64(repack.count), bytes: Int64(repack.reduce(0) { $0 + $1.size }))
         do {
             let copier = PackCopier(vault: vault, writer: writer.packs(.data))
             for pack in repack {
@@ -144,6 +151,7 @@ public struct Prune {
                     throw StoreError.invalidVault("prune stopped, nothing was deleted: cannot read block \(entry.id.hex.prefix(16)) in pack \(pack.name) (\(error)); "
                                                   + "run 'blockvault check --read-data' (if the block is damaged, 'blockvault repair --apply --read-data' drops it)")
                 }
+                progress.add(items: 1, bytes: Int64(pack.size))
             }
             report.packsWritten = try writer.seal().count
         } catch {
