@@ -12,6 +12,7 @@ struct BackupCommand: ParsableCommand {
         discussion: "Exit status 3 means the snapshot was recorded but some files could not be read (each is named on stderr).")
 
     @OptionGroup var vault: VaultOptions
+    @OptionGroup var progress: ProgressOptions
 
     @Argument(help: "The directory to back up.")
     var directory: String
@@ -45,16 +46,8 @@ struct BackupCommand: ParsableCommand {
         options.workers = workers
         options.dictionary = !noDictionary
         let backup = Backup(vault: opened, options: options, warn: { printError("blockvault: warning: \($0)") })
-        let display = ProgressDisplay(progress: backup.progress, enabled: isatty(2) == 1)
-        display.start()
-        let summary: BackupSummary
-        do {
-            summary = try backup.run(directory: directory)
-        } catch {
-            display.stop()
-            throw error
-        }
-        display.stop()
+        let counters = backup.progress
+        let summary = try progress.reporter("backup", json: vault.json) { .backup(counters) }.run { try backup.run(directory: directory) }
         for message in summary.errors where !message.isEmpty { printError("blockvault: error: \(message)") }
         if vault.json {
             print(JSON.object([
@@ -73,54 +66,5 @@ struct BackupCommand: ParsableCommand {
         if !summary.errors.isEmpty {
             throw CommandFailure.message("backup is partial: \(summary.errors.count) entries could not be read", exitCode: 3)
         }
-    }
-}
-
-/// "Scanning (52%)" on stderr while a backup runs on a terminal, as Syncthing shows it.
-final class ProgressDisplay: @unchecked Sendable {
-    // @unchecked: `running` is only touched under `lock`; `progress` is itself Sendable.
-    private let progress: BackupProgress
-    private let enabled: Bool
-    private let lock = NSLock()
-    private var running = false
-    private let finished = DispatchSemaphore(value: 0)
-    private let started = Date()
-
-    init(progress: BackupProgress, enabled: Bool) {
-        self.progress = progress
-        self.enabled = enabled
-    }
-
-    func start() {
-        guard enabled else { return }
-        lock.withLock { running = true }
-        Thread { [self] in
-            while lock.withLock({ running }) {
-                draw()
-                usleep(250_000)
-            }
-            Console.write("\r\u{1B}[K", to: 2)
-            finished.signal()
-        }.start()
-    }
-
-    func stop() {
-        guard enabled else { return }
-        lock.withLock { running = false }
-        finished.wait()
-    }
-
-    private func draw() {
-        let hashed = progress.bytesHashed.load(ordering: .relaxed)
-        let total = progress.bytesToHash.load(ordering: .relaxed)
-        let percent = total > 0 ? Int(Double(hashed) * 100 / Double(total)) : 0
-        let elapsed = max(Date().timeIntervalSince(started), 0.001)
-        let rate = Double(hashed) / elapsed / 1e6
-        let files = progress.filesSeen.load(ordering: .relaxed)
-        let hashedFiles = progress.filesHashed.load(ordering: .relaxed)
-        let toHash = progress.filesToHash.load(ordering: .relaxed)
-        let walking = progress.walkFinished.load(ordering: .relaxed) ? "" : "+"
-        let line = "Scanning (\(percent)%)  \(files) entries, \(hashedFiles)/\(toHash)\(walking) files hashed, \(Format.bytes(hashed)) at \(String(format: "%.1f", rate)) MB/s, \(Format.bytes(progress.bytesAdded.load(ordering: .relaxed))) added"
-        Console.write("\r\u{1B}[K\(line)", to: 2)
     }
 }

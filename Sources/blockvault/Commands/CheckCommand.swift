@@ -9,6 +9,7 @@ struct CheckCommand: ParsableCommand {
         discussion: "Each problem names the pack, the block and the file versions it breaks. Exit status 1 when anything is wrong.")
 
     @OptionGroup var vault: VaultOptions
+    @OptionGroup var progress: ProgressOptions
 
     @Flag(name: .customLong("read-data"), help: "Decompress and re-hash every block.")
     var readData = false
@@ -21,7 +22,9 @@ struct CheckCommand: ParsableCommand {
         var options = CheckOptions()
         options.readData = readData || subset != nil
         options.subset = try subset.map(CheckSubset.parse)
-        let report = try Checker(vault: opened, options: options).run()
+        let checker = Checker(vault: opened, options: options)
+        let (counters, reading) = (checker.progress, options.readData)
+        let report = try progress.reporter("check", json: vault.json) { .operation(counters, noun: "packs", bytes: reading) }.run { try checker.run() }
         if vault.json {
             print(JSON.object([
                 ("ok", .bool(report.problems.isEmpty)), ("problems", .array(report.problems.map { .string($0) })),

@@ -14,6 +14,7 @@ struct ForgetCommand: ParsableCommand {
             """)
 
     @OptionGroup var vault: VaultOptions
+    @OptionGroup var progress: ProgressOptions
 
     @Option(name: .customLong("keep-last"), help: "Keep the N newest snapshots.") var keepLast: Int?
     @Option(name: .customLong("keep-hourly"), help: "Keep the newest snapshot of each of the last N hours that have one.") var keepHourly: Int?
@@ -45,7 +46,11 @@ struct ForgetCommand: ParsableCommand {
         guard maxAge == nil || staggered else { throw CommandFailure.message("--max-age needs --staggered", exitCode: 2) }
         let report = try Forget(vault: opened, options: options).run()
         var pruneReport: PruneReport?
-        if prune && !dryRun { pruneReport = try Prune(vault: opened).run() }
+        if prune && !dryRun {
+            let pruning = Prune(vault: opened)
+            let counters = pruning.progress
+            pruneReport = try progress.reporter("prune", json: vault.json) { .operation(counters, noun: "packs") }.run { try pruning.run() }
+        }
         if vault.json {
             var fields: [(String, JSON)] = [
                 ("dry_run", .bool(dryRun)),

@@ -8,6 +8,7 @@ struct PruneCommand: ParsableCommand {
         abstract: "Delete data no recorded file version uses; repack partly used packs when worth it.")
 
     @OptionGroup var vault: VaultOptions
+    @OptionGroup var progress: ProgressOptions
 
     @Option(name: .customLong("max-unused"), help: "Percent of the vault's data that may stay unused before packs are repacked.")
     var maxUnused: Double = 5
@@ -20,7 +21,9 @@ struct PruneCommand: ParsableCommand {
         var options = PruneOptions()
         options.maxUnusedPercent = maxUnused
         options.dryRun = dryRun
-        let report = try Prune(vault: try vault.openVault(), options: options).run()
+        let prune = Prune(vault: try vault.openVault(), options: options)
+        let counters = prune.progress
+        let report = try progress.reporter("prune", json: vault.json) { .operation(counters, noun: "packs") }.run { try prune.run() }
         if vault.json { print(PruneCommand.json(report).text) } else { PruneCommand.printReport(report, dryRun: dryRun) }
     }
 

@@ -10,6 +10,7 @@ struct PushCommand: ParsableCommand {
         discussion: "PEER is a path or ssh://[user@]host[:port]/path (the far side runs 'blockvault serve --stdio'). Only what a replica lacks is sent; an interrupted push resumes where it stopped.")
 
     @OptionGroup var vault: VaultOptions
+    @OptionGroup var progress: ProgressOptions
 
     @Option(name: .customLong("to"), help: "A replica: a path or ssh://[user@]host[:port]/path (repeatable).")
     var peers: [String] = []
@@ -30,7 +31,10 @@ struct PushCommand: ParsableCommand {
         for peer in peers {
             let started = Date()
             do {
-                let (session, stream) = try push(opened, to: peer)
+                let counters = SenderProgress()
+                let (session, stream) = try progress.reporter("push", json: vault.json) { .push(counters, peer: peer) }.run {
+                    try push(opened, to: peer, progress: counters)
+                }
                 let seconds = Date().timeIntervalSince(started)
                 if vault.json {
                     results.append(.object([("peer", .string(peer)), ("blocks_sent", .int(session.blocksSent)),
@@ -52,9 +56,9 @@ struct PushCommand: ParsableCommand {
     }
 
     /// One push; throws why it failed.
-    private func push(_ opened: Vault, to peer: String) throws -> (SenderSession, FileDescriptorStream) {
+    private func push(_ opened: Vault, to peer: String, progress: SenderProgress) throws -> (SenderSession, FileDescriptorStream) {
         let process = try PeerProcess(arguments: try PeerProcess.arguments(for: peer, sshCommand: sshCommand, remoteCommand: remoteCommand))
-        let driver = SenderDriver(source: VaultSource(vault: opened))
+        let driver = SenderDriver(source: VaultSource(vault: opened), progress: progress)
         var failure: Error?
         do { try driver.run(over: Connection(stream: process.stream)) } catch { failure = error }
         let status = process.finish()

@@ -8,6 +8,7 @@ struct RepairCommand: ParsableCommand {
         discussion: "A dry run unless --apply is given: it prints what it would do. Lost blocks are stored again by the next backup of a source that still has them.")
 
     @OptionGroup var vault: VaultOptions
+    @OptionGroup var progress: ProgressOptions
 
     @Flag(help: "Make the changes (without it, only report them).")
     var apply = false
@@ -19,7 +20,9 @@ struct RepairCommand: ParsableCommand {
         var options = RepairOptions()
         options.apply = apply
         options.readData = readData
-        let report = try Repair(vaultPath: try vault.vaultPath(), options: options).run()
+        let repair = Repair(vaultPath: try vault.vaultPath(), options: options)
+        let counters = repair.progress
+        let report = try progress.reporter("repair", json: vault.json) { .operation(counters, noun: "packs") }.run { try repair.run() }
         if vault.json {
             print(JSON.object([("applied", .bool(report.applied)), ("rebuilt", .bool(report.rebuilt)),
                                ("actions", .array(report.actions.map { .string($0) })),

@@ -6,6 +6,7 @@ struct RestoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restore a snapshot, a subtree or one file.")
 
     @OptionGroup var vault: VaultOptions
+    @OptionGroup var progress: ProgressOptions
 
     @Option(help: "The directory to restore into (created if missing).")
     var target: String
@@ -34,7 +35,11 @@ struct RestoreCommand: ParsableCommand {
         options.includes = paths.contains([]) ? [] : paths
         options.overwrite = overwrite
         options.workers = workers
-        let summary = try Restorer(vault: opened, options: options).run(snapshot: found, folder: folder, target: target)
+        let counters = OperationProgress()
+        let reporter = progress.reporter("restore", json: vault.json) { .operation(counters, noun: "files") }
+        options.countFirst = reporter.mode != .off   // totals for the display, at the cost of one more pass
+        let restorer = Restorer(vault: opened, options: options, progress: counters)
+        let summary = try reporter.run { try restorer.run(snapshot: found, folder: folder, target: target) }
         for warning in summary.warnings { printError("blockvault: \(warning)") }
         if vault.json {
             print(JSON.object([("snapshot", .string(found.id)), ("files", .int(summary.files)), ("dirs", .int(summary.directories)),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Store
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -101,9 +102,10 @@ enum Format {
     }
 }
 
-/// Writes a line to stderr. Never traps: a closed or broken stderr loses the line, not the run.
+/// Writes a line to stderr (erasing a progress line first; it is drawn again at its next tick).
+/// Never traps: a closed or broken stderr loses the line, not the run. Any thread may call it.
 func printError(_ text: String) {
-    Console.write(text + "\n", to: 2)
+    Console.writeError(text + "\n")
 }
 
 /// Writes a command's failure to stderr as exactly one line, whatever its parts held (a peer's
@@ -118,6 +120,41 @@ func print(_ text: String) {
 }
 
 enum Console {
+    /// Whether a progress line is on the terminal now; every write to stderr holds this lock, so a
+    /// line of text and the progress line never interleave.
+    private static let progressShown = Mutex(false)
+
+    /// Writes to stderr, erasing the progress line first if one is shown.
+    static func writeError(_ text: String) {
+        progressShown.withLock { shown in
+            write((shown ? "\r\u{1B}[K" : "") + text, to: 2)
+            shown = false
+        }
+    }
+
+    /// Draws `line` as the terminal's progress line, replacing the one shown. Autowrap is off while
+    /// it is written, so that a line wider than the terminal is cut at its edge instead of wrapping
+    /// (which `\r` could not take back).
+    static func drawProgress(_ line: String) {
+        progressShown.withLock { shown in
+            write("\u{1B}[?7l\r\u{1B}[K" + line + "\u{1B}[?7h", to: 2)
+            shown = true
+        }
+    }
+
+    /// Erases the progress line, if one is shown.
+    static func eraseProgress() {
+        progressShown.withLock { shown in
+            if shown { write("\r\u{1B}[K", to: 2) }
+            shown = false
+        }
+    }
+
+    /// Writes a JSON status line to stderr.
+    static func writeStatus(_ line: String) {
+        progressShown.withLock { _ in write(line + "\n", to: 2) }
+    }
+
     /// Writes all of `text` to `descriptor`, retrying EINTR and short writes; gives up silently on
     /// any other error (EPIPE, EBADF), since there is nowhere left to report it.
     static func write(_ text: String, to descriptor: Int32) { write(Array(text.utf8), to: descriptor) }
