@@ -124,13 +124,17 @@ enum Console {
     /// line of text and the progress line never interleave.
     private static let progressShown = Mutex(false)
 
-    /// Writes to stderr, erasing the progress line first if one is shown.
+    /// Writes to stderr, erasing the progress line first if one is shown. On a terminal the line
+    /// is always cleared first: the progress line there may be another process's (a push's, whose
+    /// `serve` on a local path shares its stderr).
     static func writeError(_ text: String) {
         progressShown.withLock { shown in
-            write((shown ? "\r\u{1B}[K" : "") + text, to: 2)
+            write((shown || stderrIsTerminal ? "\r\u{1B}[K" : "") + text, to: 2)
             shown = false
         }
     }
+
+    private static let stderrIsTerminal = isatty(2) == 1
 
     /// Draws `line` as the terminal's progress line, replacing the one shown. Autowrap is off while
     /// it is written, so that a line wider than the terminal is cut at its edge instead of wrapping

@@ -125,10 +125,12 @@ enum Blockvault {
     }()
 
     /// The environment commands run with: this process's, without `BLOCKVAULT_REPO` (tests say which
-    /// vault they mean), plus `extra`.
+    /// vault they mean) and with progress off (`BLOCKVAULT_PROGRESS=0`: with `--json`, status lines
+    /// would share stderr with the lines the tests read there; ProgressTests turn it on), plus `extra`.
     static func environment(_ extra: [String: String]) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "BLOCKVAULT_REPO")
+        environment["BLOCKVAULT_PROGRESS"] = "0"
         environment.merge(extra) { $1 }
         return environment
     }
