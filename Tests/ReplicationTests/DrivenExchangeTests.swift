@@ -14,7 +14,7 @@ import TestSupport
     }
 
     /// Pushes `source` into the replica at `replicaPath` (opened on the receiver's thread).
-    static func exchange(_ source: any ReplicationSource, into replicaPath: String) -> Outcome {
+    static func exchange(_ source: any ReplicationSource, into replicaPath: String, progress: SenderProgress? = nil) -> Outcome {
         let (near, far) = MemoryStream.pair()
         let received = ResultBox()
         let finished = DispatchSemaphore(value: 0)
@@ -35,11 +35,36 @@ import TestSupport
             far.close()
             finished.signal()
         }.start()
-        let driver = SenderDriver(source: source)
+        let driver = SenderDriver(source: source, progress: progress)
         let sent: Result<SenderSession, any Error> = Result { try driver.run(over: Connection(stream: near)); return driver.session }
         near.close()
         finished.wait()
         return Outcome(sender: sent, receiver: received.value!)
+    }
+
+    /// The counters a push's progress display reads: published after every event, they end equal
+    /// to the session's own, the whole history sent; a second push starts where the replica stood.
+    @Test func aPushPublishesItsProgress() throws {
+        let pair = try Pair()
+        let replicaPath = pair.directory.path(for: "replica")
+        let progress = SenderProgress()
+        let sender = try Self.exchange(VaultSource(vault: pair.master), into: replicaPath, progress: progress).sender.get()
+        let highest = try pair.master.catalog.maximumSequence()
+        #expect(progress.started.load(ordering: .relaxed) && progress.startSequence.load(ordering: .relaxed) == 0)
+        #expect(progress.highestSequence.load(ordering: .relaxed) == highest && progress.sentSequence.load(ordering: .relaxed) == highest)
+        #expect(progress.versionsSent.load(ordering: .relaxed) == Int64(sender.versionsSent) && sender.versionsSent > 0)
+        #expect(progress.blocksSent.load(ordering: .relaxed) == Int64(sender.blocksSent) && sender.blocksSent > 0)
+        #expect(progress.blocksRequested.load(ordering: .relaxed) == Int64(sender.blocksSent))
+        #expect(progress.blockBytesSent.load(ordering: .relaxed) == sender.blockBytesSent && sender.blockBytesSent > 0)
+        #expect((progress.fraction ?? 0) > 0.99)
+
+        try pair.directory.write(Array("three".utf8), to: "src/note")
+        _ = try Backup(vault: pair.master).run(directory: pair.directory.path(for: "src"))
+        let again = SenderProgress()
+        _ = try Self.exchange(VaultSource(vault: pair.master), into: replicaPath, progress: again).sender.get()
+        #expect(again.startSequence.load(ordering: .relaxed) == highest, "the replica held the first push's history")
+        #expect(again.sentSequence.load(ordering: .relaxed) == (try pair.master.catalog.maximumSequence()))
+        #expect(again.versionsSent.load(ordering: .relaxed) >= 1)
     }
 
     @Test func aPushOverAStreamCarriesTheHistoryAndTheNextOnlyWhatIsNew() throws {
