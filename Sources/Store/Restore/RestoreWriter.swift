@@ -28,8 +28,8 @@ enum RestoreWriter {
 
     /// Writes the job's pieces out of `plain` (its blocks one after another, as a `RestoreDecoder`
     /// leaves them). Every piece is finished (written or failed) when it returns; the error names
-    /// the file that failed. Returns how many of the pieces end their file (each file counts once,
-    /// whichever of its pieces is written last).
+    /// the file that failed. Returns how many of the pieces end their file (the piece holding its
+    /// last byte, or the one piece of an empty file), so that each file written counts once.
     @discardableResult
     static func write(_ job: RestoreJob, from plain: UnsafeRawBufferPointer) throws(StoreError) -> Int {
         var start = 0
